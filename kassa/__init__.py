@@ -1,0 +1,1 @@
+"""kassa: a self-hostable payments service over Stripe."""

@@ -1,0 +1,154 @@
+"""`kassa demo | serve | migrate | makemigrations | token | schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from kassa.config import Environment, Settings
+from kassa.db import apply_migrations, database_url, ensure_database, pending_migrations
+from kassa.secrets import with_dev_jwt_secret
+from kassa.services.identity import OrgRole, issue_dev_token
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; turning it into an
+    # exception lets the embedded database and the local Stripe server stop cleanly too.
+    signal.signal(signal.SIGTERM, _terminate)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = with_dev_jwt_secret(Settings())
+    sys.exit(args.command(args, settings))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kassa", description="kassa payments service")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add(commands, "demo", _demo, "run the demo: embedded Postgres + local Stripe server")
+    _add(commands, "serve", _serve, "serve the API (refuses to start with pending migrations)")
+    _add(commands, "migrate", _migrate, "apply database migrations")
+    makemigrations = _add(commands, "makemigrations", _makemigrations, "write a new migration")
+    makemigrations.add_argument("--name", default=None)
+    _add(commands, "schema", _schema, "print the GraphQL SDL")
+    token = _add(commands, "token", _token, "print a development bearer token")
+    token.add_argument("--org", default=None, help="organization id (org_id claim)")
+    token.add_argument("--role", default="owner", choices=[role.value for role in OrgRole])
+    token.add_argument("--sub", default="dev-user", help="user id (sub claim)")
+    token.add_argument("--platform-admin", action="store_true")
+    return parser
+
+
+def _add(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    command: Command,
+    help_text: str,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(command=command)
+    return parser
+
+
+def dev_token(settings: Settings, org: str | None, role: OrgRole, sub: str, admin: bool) -> str:
+    if not settings.jwt_secret:
+        raise SystemExit("KASSA_JWT_SECRET is not set: tokens come from your identity provider")
+    return issue_dev_token(
+        secret=settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        org_id=org,
+        role=role,
+        subject=sub,
+        platform_admin=admin,
+        now=int(time.time()),
+    )
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    print(dev_token(settings, args.org, OrgRole(args.role), args.sub, args.platform_admin))
+    return 0
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.schema import build_schema
+
+    print(build_schema().as_str())
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings.database_url, settings.data_dir) as url:
+        if not settings.database_url:
+            asyncio.run(ensure_database(url))
+        applied = asyncio.run(apply_migrations(url))
+    print("applied: " + ", ".join(applied) if applied else "database schema is current")
+    return 0
+
+
+def _makemigrations(args: argparse.Namespace, settings: Settings) -> int:
+    from tortoise.cli.cli import run_cli_async
+
+    argv = ["-c", "kassa.db.DEVELOPMENT_CONFIG", "makemigrations"]
+    return asyncio.run(run_cli_async([*argv, "--name", args.name] if args.name else argv))
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings.database_url, settings.data_dir) as url:
+        if not settings.database_url:
+            # The embedded database is kassa's own: keep it current without a separate step.
+            asyncio.run(ensure_database(url))
+            asyncio.run(apply_migrations(url))
+        pending = asyncio.run(pending_migrations(url))
+        if pending:
+            print(
+                f"kassa: {len(pending)} migration(s) pending ({', '.join(pending)}); "
+                "run `kassa migrate` first",
+                file=sys.stderr,
+            )
+            return 2
+        asyncio.run(_run_server(settings, url, on_ready=None))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.demo.launcher import run_demo
+
+    return run_demo(settings.with_overrides(environment=Environment.DEMO), _run_server)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the caller once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+async def _run_server(settings: Settings, url: str, on_ready: Callable[[], None] | None) -> None:
+    from kassa.app import create_app
+
+    app = create_app(settings, url)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    await _Server(config, on_ready).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Settings from the environment (and a `.env` file), as documented in API.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEMO = "demo"
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="KASSA_ENV")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    data_dir: Path = Field(Path(".kassa"), alias="KASSA_DATA_DIR")
+    host: str = Field("127.0.0.1", alias="KASSA_HOST")
+    port: int = Field(8000, alias="KASSA_PORT")
+    public_url: str | None = Field(None, alias="KASSA_PUBLIC_URL")
+
+    stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
+    stripe_publishable_key: str | None = Field(None, alias="STRIPE_PUBLISHABLE_KEY")
+    stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+    stripe_api_base: str | None = Field(None, alias="STRIPE_API_BASE")
+    stripe_js_url: str = Field("https://js.stripe.com/v3/", alias="STRIPE_JS_URL")
+    # The Stripe account kassa expects events from; events naming another one are ignored.
+    stripe_account_id: str | None = Field(None, alias="STRIPE_ACCOUNT_ID")
+
+    jwt_secret: str | None = Field(None, alias="KASSA_JWT_SECRET")
+    jwt_jwks_url: str | None = Field(None, alias="KASSA_JWT_JWKS_URL")
+    jwt_issuer: str = Field("kassa", alias="KASSA_JWT_ISSUER")
+    jwt_audience: str = Field("kassa", alias="KASSA_JWT_AUDIENCE")
+
+    graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
+    webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """All accepted signing secrets; several while a secret is being rotated."""
+        raw = self.stripe_webhook_secret or ""
+        return [secret.strip() for secret in raw.split(",") if secret.strip()]
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def livemode(self) -> bool:
+        return (self.stripe_secret_key or "").startswith(("sk_live_", "rk_live_"))
+
+    def with_overrides(self, **values: object) -> Settings:
+        return self.model_copy(update=values)

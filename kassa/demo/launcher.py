@@ -1,0 +1,79 @@
+"""`kassa demo`: embedded PostgreSQL + local Stripe-compatible server + kassa, one command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from kassa.config import Settings
+from kassa.db import apply_migrations, database_url, ensure_database
+from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+from kassa.secrets import with_demo_webhook_secret
+from kassa.services.identity import OrgRole
+
+DEMO_ORGANIZATION = "demo"
+ServerRunner = Callable[[Settings, str, Callable[[], None] | None], Coroutine[Any, Any, None]]
+
+
+def run_demo(settings: Settings, run_server: ServerRunner) -> int:
+    settings = with_demo_webhook_secret(settings)
+    local_stripe = None if settings.stripe_secret_key else LocalStripe.start()
+    try:
+        if local_stripe is not None:
+            settings = _use_local_stripe(settings, local_stripe)
+        with database_url(settings.database_url, settings.data_dir) as url:
+            asyncio.run(_prepare_database(url))
+            asyncio.run(run_server(settings, url, lambda: _print_banner(settings, local_stripe)))
+    finally:
+        if local_stripe is not None:
+            local_stripe.stop()
+    return 0
+
+
+async def _prepare_database(url: str) -> None:
+    await ensure_database(url)
+    await apply_migrations(url)
+
+
+def _use_local_stripe(settings: Settings, local_stripe: LocalStripe) -> Settings:
+    local_stripe.register_webhook(
+        f"{_base_url(settings)}/webhooks/stripe", settings.webhook_secrets[0]
+    )
+    return settings.with_overrides(
+        stripe_secret_key=SECRET_KEY,
+        stripe_publishable_key=PUBLISHABLE_KEY,
+        stripe_api_base=local_stripe.api_base,
+        stripe_js_url=local_stripe.js_url,
+    )
+
+
+def _base_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _print_banner(settings: Settings, local_stripe: LocalStripe | None) -> None:
+    from kassa.cli import dev_token
+
+    token = dev_token(settings, DEMO_ORGANIZATION, OrgRole.OWNER, "demo-user", False)
+    stripe_line = (
+        f"local Stripe-compatible server at {local_stripe.api_base}"
+        if local_stripe
+        else "Stripe: the configured account"
+    )
+    print(
+        f"""
+kassa demo is ready.
+  GraphiQL:  {_base_url(settings)}/graphql
+  {stripe_line}
+  Token (organization "{DEMO_ORGANIZATION}", owner), for the GraphiQL headers tab:
+    {{"Authorization": "Bearer {token}"}}
+  Try: query {{ viewer {{ organizations {{ organization {{ id }} }} }} }}, then
+    mutation {{ topUpWallet(input: {{organizationId: "<id>", amount: "25.00", currency: "usd",
+      paymentMethodId: "pm_card_visa"}})
+      {{ ... on PaymentIntentCreated {{ payment {{ status }} }} ... on UserError {{ message }} }} }}
+  Press Ctrl+C to stop (the database and the local Stripe server stop with it).
+""",
+        flush=True,
+    )

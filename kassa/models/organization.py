@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Organization(Model):
+    """A tenant. Created on the first valid token that names it (`org_id` claim)."""
+
+    id = fields.UUIDField(primary_key=True)
+    external_id = fields.CharField(max_length=200, unique=True)
+    name = fields.CharField(max_length=200)
+    stripe_customer_id = fields.CharField(max_length=255, null=True, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organizations"

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from kassa.models.organization import Organization
+
+
+class PaymentPurpose(StrEnum):
+    WALLET_TOP_UP = "WALLET_TOP_UP"
+    CREDIT_PACKAGE = "CREDIT_PACKAGE"
+    ORDER = "ORDER"
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "REQUIRES_PAYMENT_METHOD"
+    REQUIRES_CONFIRMATION = "REQUIRES_CONFIRMATION"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_final(self) -> bool:
+        """Final states are never left again, whatever stale event arrives later."""
+        return self in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED)
+
+
+class Payment(Model):
+    """One attempt to take money through Stripe, owned by an organization."""
+
+    id = fields.UUIDField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "kassa.Organization", related_name="payments", on_delete=fields.RESTRICT
+    )
+    purpose = fields.CharEnumField(PaymentPurpose, max_length=32)
+    status = fields.CharEnumField(
+        PaymentStatus, max_length=32, default=PaymentStatus.REQUIRES_PAYMENT_METHOD
+    )
+    amount = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    amount_refunded = fields.BigIntField(default=0)
+    stripe_payment_intent_id = fields.CharField(max_length=255, null=True, unique=True)
+    stripe_checkout_session_id = fields.CharField(max_length=255, null=True, unique=True)
+    stripe_charge_id = fields.CharField(max_length=255, null=True)
+    stripe_payment_method_id = fields.CharField(max_length=255, null=True)
+    card_brand = fields.CharField(max_length=32, null=True)
+    card_last4 = fields.CharField(max_length=4, null=True)
+    card_exp_month = fields.SmallIntField(null=True)
+    card_exp_year = fields.SmallIntField(null=True)
+    failure_code = fields.CharField(max_length=100, null=True)
+    failure_message = fields.CharField(max_length=1000, null=True)
+    idempotency_key = fields.CharField(max_length=255, null=True)
+    # Hash of the request that created the payment, so a reused idempotency key with
+    # different arguments is refused instead of silently answering for another request.
+    request_fingerprint = fields.CharField(max_length=64, null=True)
+    created_by = fields.CharField(max_length=255, null=True)
+    # Stripe `created` time of the last event applied, so older events cannot regress state.
+    last_stripe_event_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payments"
+        unique_together = (("organization", "idempotency_key"),)
+        indexes = (("organization_id", "created_at"),)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+
+from kassa import models
+from kassa.resolvers.connections import connection
+from kassa.resolvers.errors import query_error
+from kassa.schema import types as gql
+from kassa.schema.errors import UserError
+from kassa.schema.ids import IdKind, decode
+from kassa.services import payments
+from kassa.services.errors import DomainError
+
+
+async def payment(info: gql.Info, id: str) -> gql.Payment | None:
+    caller = info.context.caller
+    if caller is None:
+        return None
+    found = await payments.visible_payment(caller, decode(IdKind.PAYMENT, id))
+    return gql.Payment.of(found) if found else None
+
+
+async def payment_by_model_id(info: gql.Info, payment_id: uuid.UUID | None) -> gql.Payment | None:
+    if payment_id is None:
+        return None
+    found = await info.context.loaders.payment.load(payment_id)
+    return gql.Payment.of(found) if found else None
+
+
+async def organization_payments(
+    info: gql.Info,
+    organization: models.Organization,
+    first: int | None,
+    after: str | None,
+    status: models.PaymentStatus | None,
+) -> gql.Connection[gql.Payment]:
+    try:
+        page = await payments.organization_payments(organization, first, after, status)
+    except DomainError as exc:
+        raise query_error(exc) from exc
+    return connection(page, gql.Payment.of)
+
+
+async def top_up_wallet(
+    info: gql.Info, request: payments.TopUpRequest
+) -> gql.PaymentIntentCreated | UserError:
+    caller = info.context.require_caller()
+    try:
+        created = await payments.top_up_wallet(caller, info.context.runtime.gateway, request)
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.PaymentIntentCreated(
+        payment=gql.Payment.of(created.payment), client_secret=created.client_secret
+    )

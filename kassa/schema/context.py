@@ -1,0 +1,67 @@
+"""The typed per-request context: the caller, the process runtime and fresh DataLoaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from kassa.models import Payment
+from kassa.services.identity import AuthenticationError, Caller
+from kassa.services.runtime import Runtime
+
+
+async def _load_payments(keys: Sequence[uuid.UUID]) -> list[Payment | None]:
+    found = {payment.id: payment for payment in await Payment.filter(id__in=list(keys))}
+    return [found.get(key) for key in keys]
+
+
+@dataclass
+class Loaders:
+    payment: DataLoader[uuid.UUID, Payment | None] = field(
+        default_factory=lambda: DataLoader(load_fn=_load_payments)
+    )
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    runtime: Runtime
+    caller: Caller | None
+    loaders: Loaders = field(default_factory=Loaders)
+
+    def require_caller(self) -> Caller:
+        if self.caller is None:
+            raise GraphQLError(
+                "authentication required: send Authorization: Bearer <token>",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        return self.caller
+
+
+async def build_context(
+    request: Request | WebSocket, response: Response | WebSocket | None
+) -> Context:
+    runtime: Runtime = request.app.state.runtime
+    return Context(request, response, runtime, await _caller(request, runtime))
+
+
+async def _caller(request: Request | WebSocket, runtime: Runtime) -> Caller | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "Authorization must be 'Bearer <token>'")
+    try:
+        return await runtime.tokens.verify(token.strip())
+    except AuthenticationError as exc:
+        raise HTTPException(401, str(exc)) from exc

@@ -1,0 +1,68 @@
+"""The root Query and Mutation types, and the inputs and result unions of mutations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from kassa.resolvers import organizations as organization_resolvers
+from kassa.resolvers import payments as payment_resolvers
+from kassa.schema.errors import UserError
+from kassa.schema.ids import IdKind, decode, kind_of
+from kassa.schema.scalars import DecimalText
+from kassa.schema.types import Info, Node, Organization, Payment, PaymentIntentCreated, Viewer
+from kassa.services.payments import TopUpRequest
+
+PaymentIntentResult = Annotated[
+    PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
+]
+
+
+@strawberry.input
+class TopUpWalletInput:
+    organization_id: strawberry.ID
+    amount: DecimalText
+    currency: str
+    payment_method_id: strawberry.ID | None = None
+    idempotency_key: str | None = None
+
+    def to_request(self) -> TopUpRequest:
+        return TopUpRequest(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            amount=self.amount,
+            currency=self.currency,
+            payment_method_id=self.payment_method_id,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def viewer(self, info: Info) -> Viewer:
+        return await organization_resolvers.viewer(info)
+
+    @strawberry.field(description="null unless the caller belongs to it (or is platform admin)")
+    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
+        return await organization_resolvers.organization(info, id)
+
+    @strawberry.field(description="null unless visible to the caller")
+    async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
+        return await payment_resolvers.payment(info, id)
+
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        kind = kind_of(id)
+        if kind is IdKind.ORGANIZATION:
+            return await organization_resolvers.organization(info, id)
+        if kind is IdKind.PAYMENT:
+            return await payment_resolvers.payment(info, id)
+        return None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Start a card top-up of the organization's wallet")
+    async def top_up_wallet(self, info: Info, input: TopUpWalletInput) -> PaymentIntentResult:
+        return await payment_resolvers.top_up_wallet(info, input.to_request())

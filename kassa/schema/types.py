@@ -1,0 +1,204 @@
+"""GraphQL object types. Fields that need data delegate to kassa.resolvers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import strawberry
+
+from kassa import models
+from kassa.money import Money as DomainMoney
+from kassa.resolvers import organizations as organization_resolvers
+from kassa.resolvers import payments as payment_resolvers
+from kassa.resolvers import wallets as wallet_resolvers
+from kassa.schema.context import Context
+from kassa.schema.ids import IdKind, encode
+from kassa.schema.scalars import DecimalText
+from kassa.services.wallets import WalletEntry
+
+strawberry.enum(models.PaymentPurpose)
+strawberry.enum(models.PaymentStatus)
+strawberry.enum(models.TransferKind, name="WalletTransactionKind")
+
+T = TypeVar("T")
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Money:
+    amount: DecimalText
+    currency: str = strawberry.field(description="lower-case ISO code, as Stripe uses")
+
+    @classmethod
+    def of(cls, money: DomainMoney) -> Money:
+        return cls(amount=DecimalText(money.format()), currency=money.currency)
+
+
+@strawberry.type
+class CardSummary:
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+@strawberry.type
+class Payment(Node):
+    purpose: models.PaymentPurpose
+    status: models.PaymentStatus
+    amount: Money
+    amount_refunded: Money
+    stripe_payment_intent_id: str | None
+    stripe_checkout_session_id: str | None
+    stripe_charge_id: str | None
+    card: CardSummary | None
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, payment: models.Payment) -> Payment:
+        return cls(
+            id=strawberry.ID(encode(IdKind.PAYMENT, payment.id)),
+            purpose=payment.purpose,
+            status=payment.status,
+            amount=Money.of(DomainMoney.of_minor(payment.amount, payment.currency)),
+            amount_refunded=Money.of(
+                DomainMoney.of_minor(payment.amount_refunded, payment.currency)
+            ),
+            stripe_payment_intent_id=payment.stripe_payment_intent_id,
+            stripe_checkout_session_id=payment.stripe_checkout_session_id,
+            stripe_charge_id=payment.stripe_charge_id,
+            card=_card(payment),
+            failure_code=payment.failure_code,
+            failure_message=payment.failure_message,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+            paid_at=payment.paid_at,
+        )
+
+
+def _card(payment: models.Payment) -> CardSummary | None:
+    if payment.card_last4 is None and payment.card_brand is None:
+        return None
+    return CardSummary(
+        brand=payment.card_brand,
+        last4=payment.card_last4,
+        exp_month=payment.card_exp_month,
+        exp_year=payment.card_exp_year,
+    )
+
+
+@strawberry.type
+class WalletTransaction:
+    id: strawberry.ID
+    kind: models.TransferKind
+    amount: Money
+    balance_after: Money
+    created_at: datetime
+    entry: strawberry.Private[WalletEntry]
+
+    @strawberry.field
+    async def payment(self, info: Info) -> Payment | None:
+        return await payment_resolvers.payment_by_model_id(info, self.entry.payment_id)
+
+    @classmethod
+    def of(cls, entry: WalletEntry) -> WalletTransaction:
+        return cls(
+            id=strawberry.ID(encode(IdKind.WALLET_TRANSACTION, entry.id)),
+            kind=entry.kind,
+            amount=Money.of(entry.amount),
+            balance_after=Money.of(entry.balance_after),
+            created_at=entry.created_at,
+            entry=entry,
+        )
+
+
+@strawberry.type
+class Wallet:
+    currency: str
+    balance: Money
+    organization: strawberry.Private[models.Organization]
+
+    @strawberry.field
+    async def transactions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WalletTransaction]:
+        return await wallet_resolvers.transactions(info, self, first, after)
+
+
+@strawberry.type
+class Organization(Node):
+    name: str
+    model: strawberry.Private[models.Organization]
+
+    @classmethod
+    def of(cls, organization: models.Organization) -> Organization:
+        return cls(
+            id=strawberry.ID(encode(IdKind.ORGANIZATION, organization.id)),
+            name=organization.name,
+            model=organization,
+        )
+
+    @strawberry.field
+    async def wallet(self, info: Info, currency: str) -> Wallet:
+        return await wallet_resolvers.wallet(info, self.model, currency)
+
+    @strawberry.field
+    async def payments(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: models.PaymentStatus | None = None,
+    ) -> Connection[Payment]:
+        return await payment_resolvers.organization_payments(info, self.model, first, after, status)
+
+
+@strawberry.type
+class Membership:
+    organization: Organization
+    role: str
+
+
+@strawberry.type
+class Viewer:
+    user_id: str
+    email: str | None
+    roles: list[str]
+
+    @strawberry.field
+    async def organizations(self, info: Info) -> list[Membership]:
+        return await organization_resolvers.memberships(info)
+
+
+@strawberry.type
+class PaymentIntentCreated:
+    payment: Payment
+    client_secret: str

@@ -1,0 +1,39 @@
+"""Secrets a developer machine may leave unset: generated once and kept in the data dir."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from kassa.config import Environment, Settings
+
+
+def _kept_secret(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make)
+    return make
+
+
+def with_dev_jwt_secret(settings: Settings) -> Settings:
+    """Fill in an unset JWT secret, except in production where identity must be configured."""
+    if settings.environment is Environment.PRODUCTION:
+        return settings
+    if settings.jwt_secret or settings.jwt_jwks_url:
+        return settings
+    secret = _kept_secret(settings.data_dir / "jwt_secret", secrets.token_urlsafe(48))
+    return settings.with_overrides(jwt_secret=secret)
+
+
+def with_demo_webhook_secret(settings: Settings) -> Settings:
+    """The secret kassa registers with the local Stripe server when none is set."""
+    if settings.webhook_secrets:
+        return settings
+    secret = _kept_secret(
+        settings.data_dir / "stripe_webhook_secret", "whsec_" + secrets.token_hex(24)
+    )
+    return settings.with_overrides(stripe_webhook_secret=secret)

@@ -1,0 +1,37 @@
+"""Domain error codes: expected failures a client can act on (exposed by schema/errors.py)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    ALREADY_PAID = "ALREADY_PAID"
+    REFUND_EXCEEDS_CAPTURED = "REFUND_EXCEEDS_CAPTURED"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    CREDITS_ALREADY_CONSUMED = "CREDITS_ALREADY_CONSUMED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PAYMENT_PROVIDER_ERROR = "PAYMENT_PROVIDER_ERROR"
+    CARD_DECLINED = "CARD_DECLINED"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    INVALID_STATE = "INVALID_STATE"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+class DomainError(Exception):
+    """An expected failure, shown to the client as a `UserError` union member."""
+
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def not_found(what: str, field: str | None = None) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)

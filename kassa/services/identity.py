@@ -1,0 +1,128 @@
+"""Who is calling: bearer JWTs verified with pinned algorithms (HS256 dev, JWKS production)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+HS_ALGORITHMS = ["HS256"]
+JWKS_ALGORITHMS = ["RS256", "ES256"]
+PLATFORM_ADMIN = "platform_admin"
+
+
+class OrgRole(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class AuthenticationError(Exception):
+    """The token is present but not acceptable; the HTTP layer answers 401."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    email: str | None = None
+    org_external_id: str | None = None
+    org_role: OrgRole | None = None
+    roles: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return PLATFORM_ADMIN in self.roles
+
+
+class TokenVerifier:
+    """Verifies kassa bearer tokens against the configured keys."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        secret: str | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            claims = await self._decode(token)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"invalid token: {exc}") from exc
+        return caller_from_claims(claims)
+
+    async def _decode(self, token: str) -> dict[str, Any]:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        # Each key type is tried only with its own algorithms, so an RS256 public key can
+        # never be used as an HS256 secret (algorithm confusion) and `none` never verifies.
+        if algorithm in HS_ALGORITHMS and self._secret:
+            return self._decode_with(token, self._secret, HS_ALGORITHMS)
+        if algorithm in JWKS_ALGORITHMS and self._jwks is not None:
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            return self._decode_with(token, signing_key.key, JWKS_ALGORITHMS)
+        raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
+
+    def _decode_with(self, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+        return claims
+
+
+def caller_from_claims(claims: dict[str, Any]) -> Caller:
+    role = claims.get("org_role")
+    roles = claims.get("roles") or []
+    if role is not None and role not in OrgRole._value2member_map_:
+        raise AuthenticationError(f"invalid token: unknown org_role {role!r}")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AuthenticationError("invalid token: roles must be a list of strings")
+    org_id = claims.get("org_id")
+    if org_id is not None and (not isinstance(org_id, str) or not org_id.strip()):
+        raise AuthenticationError("invalid token: org_id must be a non-empty string")
+    return Caller(
+        user_id=str(claims["sub"]),
+        email=claims.get("email") if isinstance(claims.get("email"), str) else None,
+        org_external_id=org_id,
+        org_role=OrgRole(role) if org_id and role else (OrgRole.MEMBER if org_id else None),
+        roles=tuple(roles),
+    )
+
+
+def issue_dev_token(
+    *,
+    secret: str,
+    issuer: str,
+    audience: str,
+    org_id: str | None,
+    role: OrgRole,
+    subject: str,
+    platform_admin: bool = False,
+    lifetime_seconds: int = 24 * 3600,
+    now: int,
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+        "roles": [PLATFORM_ADMIN] if platform_admin else [],
+    }
+    if org_id:
+        claims["org_id"] = org_id
+        claims["org_role"] = role.value
+    return jwt.encode(claims, secret, algorithm="HS256")

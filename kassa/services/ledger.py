@@ -1,0 +1,130 @@
+"""The double-entry ledger: every movement is one transfer, applied atomically and once.
+
+Balances are cached on the account rows and changed only by `UPDATE ... SET balance =
+balance + $1` inside the transfer's transaction, so concurrent transfers never lose money
+to a read-then-write race; the unique idempotency key makes a repeated transfer a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from kassa.models import AccountKind, TransferKind
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """An account by its key; created on first use."""
+
+    key: str
+    kind: AccountKind
+    unit: str
+    organization_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    transfer_id: uuid.UUID
+    created: bool
+
+
+def wallet_account(organization_id: uuid.UUID, currency: str) -> AccountRef:
+    return AccountRef(
+        f"{AccountKind.WALLET}:{currency}@{organization_id}",
+        AccountKind.WALLET,
+        currency,
+        organization_id,
+    )
+
+
+def stripe_clearing_account(currency: str) -> AccountRef:
+    return AccountRef(
+        f"{AccountKind.STRIPE_CLEARING}:{currency}", AccountKind.STRIPE_CLEARING, currency
+    )
+
+
+async def account_id(conn: BaseDBAsyncClient, account: AccountRef) -> int:
+    await conn.execute_query(
+        "INSERT INTO ledger_accounts (key, organization_id, kind, unit, balance, created_at) "
+        "VALUES ($1, $2, $3, $4, 0, now()) ON CONFLICT (key) DO NOTHING",
+        [account.key, account.organization_id, account.kind.value, account.unit],
+    )
+    _, rows = await conn.execute_query(
+        "SELECT id FROM ledger_accounts WHERE key = $1", [account.key]
+    )
+    return int(rows[0]["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    debit: AccountRef
+    credit: AccountRef
+    amount: int
+    kind: TransferKind
+    idempotency_key: str
+    payment_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> TransferResult:
+    """Apply `transfer` within the caller's transaction, exactly once per idempotency key."""
+    if transfer.amount <= 0:
+        raise ValueError("a transfer moves a positive amount")
+    if transfer.debit.unit != transfer.credit.unit:
+        raise ValueError("a transfer moves one unit between accounts of that unit")
+    debit_id = await account_id(conn, transfer.debit)
+    credit_id = await account_id(conn, transfer.credit)
+    transfer_id = uuid.uuid4()
+    # execute_query_dict, not execute_query: tortoise drops the rows of an INSERT/UPDATE
+    # ... RETURNING sent through execute_query.
+    inserted = await conn.execute_query_dict(
+        "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, unit, "
+        "kind, payment_id, idempotency_key, debit_balance_after, credit_balance_after, reason, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, now()) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        [
+            transfer_id,
+            debit_id,
+            credit_id,
+            transfer.amount,
+            transfer.debit.unit,
+            transfer.kind.value,
+            transfer.payment_id,
+            transfer.idempotency_key,
+            transfer.reason,
+        ],
+    )
+    if not inserted:
+        return TransferResult(await _existing_transfer(conn, transfer.idempotency_key), False)
+    balances = await _move(conn, debit_id, credit_id, transfer.amount)
+    await conn.execute_query(
+        "UPDATE ledger_transfers SET debit_balance_after = $2, credit_balance_after = $3 "
+        "WHERE id = $1",
+        [transfer_id, balances[debit_id], balances[credit_id]],
+    )
+    return TransferResult(transfer_id, True)
+
+
+async def _move(
+    conn: BaseDBAsyncClient, debit_id: int, credit_id: int, amount: int
+) -> dict[int, int]:
+    # Lock rows in id order so two transfers over the same pair of accounts cannot deadlock.
+    deltas = {debit_id: -amount, credit_id: amount}
+    balances: dict[int, int] = {}
+    for account in sorted(deltas):
+        rows = await conn.execute_query_dict(
+            "UPDATE ledger_accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
+            [account, deltas[account]],
+        )
+        balances[account] = int(rows[0]["balance"])
+    return balances
+
+
+async def _existing_transfer(conn: BaseDBAsyncClient, idempotency_key: str) -> uuid.UUID:
+    _, rows = await conn.execute_query(
+        "SELECT id FROM ledger_transfers WHERE idempotency_key = $1", [idempotency_key]
+    )
+    return uuid.UUID(str(rows[0]["id"]))

@@ -1,0 +1,54 @@
+"""Keyset pagination shared by every growing list: newest first, stable under inserts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from tortoise.expressions import Q
+
+from kassa.services.errors import DomainError, ErrorCode
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[tuple[str, T]]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.items[-1][0] if self.items else None
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0:
+        raise DomainError(ErrorCode.INVALID_INPUT, "first must not be negative", "first")
+    return min(first, MAX_PAGE_SIZE)
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def after_filter(cursor: str | None) -> Q:
+    """Rows strictly older than the cursor, in (created_at, id) descending order."""
+    if not cursor:
+        return Q()
+    try:
+        created_text, _, id_text = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        created_at, row_id = datetime.fromisoformat(created_text), uuid.UUID(id_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor", "after") from exc
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id)

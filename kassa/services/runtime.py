@@ -1,0 +1,38 @@
+"""What one running kassa process shares across requests: settings and its clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kassa.config import Settings
+from kassa.services.identity import TokenVerifier
+from kassa.services.stripe_events import Expectations
+from kassa.services.stripe_gateway import StripeGateway
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    gateway: StripeGateway
+    tokens: TokenVerifier
+    expected_events: Expectations
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        if not settings.stripe_secret_key:
+            raise RuntimeError("STRIPE_SECRET_KEY is not set (kassa demo starts a local server)")
+        if not (settings.jwt_secret or settings.jwt_jwks_url):
+            raise RuntimeError("set KASSA_JWT_SECRET or KASSA_JWT_JWKS_URL")
+        return cls(
+            settings=settings,
+            gateway=StripeGateway(settings.stripe_secret_key, api_base=settings.stripe_api_base),
+            tokens=TokenVerifier(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                secret=settings.jwt_secret,
+                jwks_url=settings.jwt_jwks_url,
+            ),
+            expected_events=Expectations(
+                livemode=settings.livemode, account=settings.stripe_account_id
+            ),
+        )

@@ -1,0 +1,278 @@
+"""The one door to Stripe: the only module of kassa that imports `stripe`.
+
+Calls are async, the API version is pinned, every creating call carries a deterministic
+idempotency key derived from kassa's own ids, and Stripe's objects are turned into kassa's
+plain snapshots here, tolerating the older shapes a Stripe-compatible test server returns
+(`latest_charge` as an object, the legacy `charges` list).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import stripe
+
+# Pinned to a version whose request shape both Stripe and the local Stripe-compatible server
+# accept (`payment_method_types`; newer versions renamed it). The SDK's typed params follow
+# its newest version, so requests are built as plain dicts below.
+API_VERSION = "2024-06-20"
+FUTURE_TOLERANCE_SECONDS = 300
+PAST_TOLERANCE_SECONDS = 300
+
+JSONObject = Mapping[str, Any]
+
+
+class StripeFailure(Exception):
+    """Stripe refused or could not be reached; `code` is Stripe's error code when it gave one."""
+
+    def __init__(self, message: str, *, code: str | None = None, card_declined: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.card_declined = card_declined
+
+
+class InvalidWebhook(Exception):
+    """A webhook delivery that is not a verifiable Stripe event."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntentSnapshot:
+    id: str
+    status: str
+    amount: int
+    amount_received: int | None
+    currency: str
+    client_secret: str | None
+    charge_id: str | None
+    payment_method_id: str | None
+    card: CardDetails | None
+    failure_code: str | None
+    failure_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEvent:
+    id: str
+    type: str
+    created: int
+    livemode: bool
+    account: str | None
+    api_version: str | None
+    data_object: JSONObject
+
+
+def verify_webhook(
+    payload: bytes, signature_header: str, secrets: list[str], *, now: float | None = None
+) -> VerifiedEvent:
+    """Check the signature with any of `secrets` (rotation) and parse the event."""
+    _reject_future_timestamp(signature_header, time.time() if now is None else now)
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("body is not UTF-8") from exc
+    errors = []
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(
+                text, signature_header, secret, tolerance=PAST_TOLERANCE_SECONDS
+            )
+            return _parse_event(text)
+        except stripe.SignatureVerificationError as exc:
+            errors.append(str(exc))
+    raise InvalidWebhook(errors[0] if errors else "no webhook secret configured")
+
+
+def _reject_future_timestamp(signature_header: str, now: float) -> None:
+    # The SDK only rejects old timestamps; a far-future one would stay replayable forever.
+    for item in signature_header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit() and int(value) > now + FUTURE_TOLERANCE_SECONDS:
+            raise InvalidWebhook("signature timestamp is too far in the future")
+
+
+def _parse_event(text: str) -> VerifiedEvent:
+    try:
+        body = json.loads(text)
+        data_object = body["data"]["object"]
+        return VerifiedEvent(
+            id=_required_str(body, "id"),
+            type=_required_str(body, "type"),
+            created=int(body["created"]),
+            livemode=bool(body.get("livemode", False)),
+            account=body.get("account") if isinstance(body.get("account"), str) else None,
+            api_version=body.get("api_version")
+            if isinstance(body.get("api_version"), str)
+            else None,
+            data_object=data_object if isinstance(data_object, dict) else {},
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidWebhook(f"body is not a Stripe event: {exc}") from exc
+
+
+def _required_str(body: JSONObject, key: str) -> str:
+    value = body[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"missing {key}")
+    return value
+
+
+def payment_intent_snapshot(obj: JSONObject) -> PaymentIntentSnapshot:
+    """Read a PaymentIntent (event payload or API answer) into kassa's snapshot."""
+    charge = _latest_charge(obj)
+    error = obj.get("last_payment_error") or {}
+    return PaymentIntentSnapshot(
+        id=str(obj["id"]),
+        status=str(obj.get("status", "")),
+        amount=int(obj.get("amount", 0)),
+        amount_received=_optional_int(obj.get("amount_received")),
+        currency=str(obj.get("currency", "")).lower(),
+        client_secret=obj.get("client_secret"),
+        charge_id=_id_of(charge) if charge is not None else None,
+        payment_method_id=_id_of(obj.get("payment_method")),
+        card=_card_of_charge(charge) or _card_of_payment_method(obj.get("payment_method")),
+        failure_code=error.get("decline_code") or error.get("code"),
+        failure_message=error.get("message"),
+    )
+
+
+def _latest_charge(obj: JSONObject) -> Any:
+    latest = obj.get("latest_charge")
+    if latest:
+        return latest
+    legacy = (obj.get("charges") or {}).get("data") or []
+    return legacy[-1] if legacy else None
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) else None
+
+
+def _card_of_charge(charge: Any) -> CardDetails | None:
+    if not isinstance(charge, Mapping):
+        return None
+    details = (charge.get("payment_method_details") or {}).get("card")
+    return _card(details)
+
+
+def _card_of_payment_method(payment_method: Any) -> CardDetails | None:
+    if not isinstance(payment_method, Mapping):
+        return None
+    return _card(payment_method.get("card"))
+
+
+def _card(card: Any) -> CardDetails | None:
+    if not isinstance(card, Mapping):
+        return None
+    return CardDetails(
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=_optional_int(card.get("exp_month")),
+        exp_year=_optional_int(card.get("exp_year")),
+    )
+
+
+class StripeGateway:
+    """Async calls to Stripe (or a Stripe-compatible server at `api_base`)."""
+
+    def __init__(self, secret_key: str, *, api_base: str | None = None) -> None:
+        self._http = stripe.HTTPXClient(timeout=30)
+        self._client = stripe.StripeClient(
+            secret_key,
+            stripe_version=API_VERSION,
+            http_client=self._http,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=2,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    async def create_customer(self, *, organization_key: str, name: str) -> str:
+        customer = await self._call(
+            self._client.v1.customers.create_async(
+                {"name": name, "metadata": {"kassa_organization_id": organization_key}},
+                options={"idempotency_key": f"kassa:customer:{organization_key}"},
+            )
+        )
+        return str(customer.id)
+
+    async def create_payment_intent(
+        self,
+        *,
+        payment_key: str,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        metadata: dict[str, str],
+        payment_method_id: str | None = None,
+    ) -> PaymentIntentSnapshot:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "customer": customer_id,
+            # Explicit card-only keeps the API identical on Stripe and compatible servers.
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        if payment_method_id:
+            params["payment_method"] = payment_method_id
+        intent = await self._call(
+            self._client.v1.payment_intents.create_async(
+                cast(Any, params),
+                options={"idempotency_key": f"kassa:payment:{payment_key}:create"},
+            )
+        )
+        return payment_intent_snapshot(intent.to_dict())
+
+    async def confirm_payment_intent(
+        self, intent_id: str, *, payment_key: str
+    ) -> PaymentIntentSnapshot:
+        intent = await self._call(
+            self._client.v1.payment_intents.confirm_async(
+                intent_id, options={"idempotency_key": f"kassa:payment:{payment_key}:confirm"}
+            )
+        )
+        return payment_intent_snapshot(intent.to_dict())
+
+    async def retrieve_payment_intent(self, intent_id: str) -> PaymentIntentSnapshot:
+        intent = await self._call(self._client.v1.payment_intents.retrieve_async(intent_id))
+        return payment_intent_snapshot(intent.to_dict())
+
+    async def cancel_payment_intent(self, intent_id: str) -> PaymentIntentSnapshot:
+        intent = await self._call(self._client.v1.payment_intents.cancel_async(intent_id))
+        return payment_intent_snapshot(intent.to_dict())
+
+    async def retrieve_card(self, payment_method_id: str) -> CardDetails | None:
+        method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
+        return _card_of_payment_method(method.to_dict())
+
+    async def _call(self, request: Any) -> Any:
+        try:
+            return await request
+        except stripe.CardError as exc:
+            raise StripeFailure(
+                exc.user_message or str(exc), code=exc.code, card_declined=True
+            ) from exc
+        except stripe.StripeError as exc:
+            raise StripeFailure(exc.user_message or str(exc), code=exc.code) from exc

@@ -1,0 +1,66 @@
+"""Reading an organization's wallet: balance and the ledger rows that moved it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import Q
+
+from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
+from kassa.money import Money, normalize_currency
+from kassa.services.ledger import wallet_account
+from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
+
+
+@dataclass(frozen=True, slots=True)
+class WalletEntry:
+    """One transfer as the wallet sees it: signed amount and the wallet's balance after."""
+
+    id: uuid.UUID
+    kind: TransferKind
+    amount: Money
+    balance_after: Money
+    payment_id: uuid.UUID | None
+    created_at: datetime
+
+
+async def balance(organization: Organization, currency: str) -> Money:
+    currency = normalize_currency(currency)
+    account = await LedgerAccount.get_or_none(key=wallet_account(organization.id, currency).key)
+    return Money.of_minor(account.balance if account else 0, currency)
+
+
+async def entries(
+    organization: Organization, currency: str, first: int | None, after: str | None
+) -> Page[WalletEntry]:
+    currency = normalize_currency(currency)
+    size = page_size(first)
+    account = await LedgerAccount.get_or_none(key=wallet_account(organization.id, currency).key)
+    if account is None or size == 0:
+        return Page([], False)
+    rows = (
+        await LedgerTransfer.filter(
+            Q(debit_account_id=account.id) | Q(credit_account_id=account.id), after_filter(after)
+        )
+        .order_by("-created_at", "-id")
+        .limit(size + 1)
+    )
+    items = [
+        (encode_cursor(row.created_at, row.id), _entry(row, account.id, currency)) for row in rows
+    ]
+    return Page(items[:size], len(items) > size)
+
+
+def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
+    incoming = row.credit_account_id == account_id  # type: ignore[attr-defined]
+    after = row.credit_balance_after if incoming else row.debit_balance_after
+    return WalletEntry(
+        id=row.id,
+        kind=row.kind,
+        amount=Money.of_minor(row.amount if incoming else -row.amount, currency),
+        balance_after=Money.of_minor(after, currency),
+        payment_id=row.payment_id,  # type: ignore[attr-defined]
+        created_at=row.created_at,
+    )

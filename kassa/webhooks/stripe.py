@@ -1,0 +1,77 @@
+"""`POST /webhooks/stripe`: raw body → verify → store in the inbox → apply → 2xx."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from tortoise.exceptions import BaseORMException
+
+from kassa.models import StripeEventStatus
+from kassa.services import stripe_events
+from kassa.services.runtime import Runtime
+from kassa.services.stripe_gateway import InvalidWebhook, VerifiedEvent, verify_webhook
+
+log = logging.getLogger(__name__)
+
+KEPT_HEADERS = ("stripe-signature", "content-type", "user-agent")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def stripe_webhook(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    secrets = runtime.settings.webhook_secrets
+    if not secrets:
+        return _error(503, "no Stripe webhook secret is configured")
+    try:
+        body = await _read_body(request, runtime.settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        return _error(413, "body too large")
+    signature = request.headers.get("stripe-signature")
+    if signature is None:
+        return _error(400, "missing Stripe-Signature header")
+    try:
+        event = verify_webhook(body, signature, secrets)
+    except InvalidWebhook as exc:
+        return _error(400, str(exc))
+    try:
+        status = await _store_and_apply(request, runtime, event, body)
+    except (BaseORMException, OSError) as exc:
+        # Nothing is committed half-way; a 5xx makes Stripe deliver the event again.
+        log.error("could not store Stripe event %s: %s", event.id, exc)
+        return _error(503, "temporarily unable to store the event")
+    return JSONResponse({"received": True, "status": status.value})
+
+
+async def _store_and_apply(
+    request: Request, runtime: Runtime, event: VerifiedEvent, body: bytes
+) -> StripeEventStatus:
+    headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
+    stored = await stripe_events.receive(
+        event, body.decode("utf-8"), headers, runtime.expected_events
+    )
+    if stored.status not in (StripeEventStatus.PENDING, StripeEventStatus.FAILED):
+        return stored.status
+    return await stripe_events.process(stored.id, runtime.gateway)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code)

@@ -1,0 +1,111 @@
+"""One real PostgreSQL, one local Stripe-compatible server and one kassa server per session.
+
+kassa runs under uvicorn on 127.0.0.1 in the test session's event loop, so the local Stripe
+server can deliver its signed webhooks to it over HTTP, exactly as Stripe would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+import uvicorn
+
+from kassa.app import create_app
+from kassa.config import Environment, Settings
+from kassa.db import (
+    apply_migrations,
+    drop_database,
+    embedded_postgres,
+    ensure_database,
+    with_database,
+)
+from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+from tests.support import Kassa
+
+WEBHOOK_SECRET = "whsec_kassa_test_" + uuid.uuid4().hex
+JWT_SECRET = "kassa-test-jwt-secret-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def database_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`KASSA_TEST_DATABASE_URL` when given (a server to create a test database on), else
+    the embedded PostgreSQL in a fresh temporary data dir."""
+    configured = os.environ.get("KASSA_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with embedded_postgres(tmp_path_factory.mktemp("kassa-data")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def database_url(database_server_url: str) -> AsyncIterator[str]:
+    url = with_database(database_server_url, f"kassa_test_{uuid.uuid4().hex[:12]}")
+    await ensure_database(url)
+    await apply_migrations(url)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def local_stripe() -> Iterator[LocalStripe]:
+    server = LocalStripe.start(ttl_seconds=3600)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(local_stripe: LocalStripe, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        KASSA_ENV=Environment.DEVELOPMENT,
+        KASSA_DATA_DIR=Path(tmp_path_factory.mktemp("kassa-state")),
+        STRIPE_SECRET_KEY=SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
+        STRIPE_API_BASE=local_stripe.api_base,
+        STRIPE_JS_URL=local_stripe.js_url,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        KASSA_JWT_SECRET=JWT_SECRET,
+    )
+
+
+@pytest.fixture(scope="session")
+async def kassa(
+    settings: Settings, database_url: str, local_stripe: LocalStripe
+) -> AsyncIterator[Kassa]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, database_url), log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    local_stripe.register_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
+    browser_http = stripe.HTTPXClient()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        yield Kassa(http=http, settings=settings, stripe=_stripe_client(local_stripe, browser_http))
+    await browser_http.close_async()  # type: ignore[no-untyped-call]
+    server.should_exit = True
+    await serving
+    sock.close()
+
+
+def _stripe_client(local_stripe: LocalStripe, http: stripe.HTTPXClient) -> stripe.StripeClient:
+    """What a browser's Stripe.js does, done by the tests through the real SDK."""
+    return stripe.StripeClient(
+        SECRET_KEY,
+        http_client=http,
+        base_addresses={"api": local_stripe.api_base},
+        max_network_retries=0,
+    )
