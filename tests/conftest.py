@@ -31,7 +31,7 @@ from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 from tests.support import Kassa
 
 WEBHOOK_SECRET = "whsec_kassa_test_" + uuid.uuid4().hex
-JWT_SECRET = "kassa-test-jwt-secret-" + uuid.uuid4().hex
+JWT_SECRET = "kassa-test-jwt-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")

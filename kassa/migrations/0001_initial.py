@@ -112,4 +112,15 @@ class Migration(migrations.Migration):
             options={'table': 'stripe_events', 'app': 'kassa', 'indexes': [Index(fields=['status', 'received_at']), Index(fields=['object_id'])], 'pk_attr': 'id', 'table_description': 'The inbox: every verified Stripe event, stored once by its Stripe id before the 2xx.'},
             bases=['Model'],
         ),
+        # tortoise 1.1 records CheckConstraint in the model state but does not create it.
+    ops.RunSQL(
+        sql=[
+            "ALTER TABLE ledger_transfers ADD CONSTRAINT ledger_transfers_amount_positive CHECK (amount > 0)",
+            "ALTER TABLE ledger_transfers ADD CONSTRAINT ledger_transfers_distinct_accounts CHECK (debit_account_id <> credit_account_id)",
+        ],
+        reverse_sql=[
+            "ALTER TABLE ledger_transfers DROP CONSTRAINT ledger_transfers_distinct_accounts",
+            "ALTER TABLE ledger_transfers DROP CONSTRAINT ledger_transfers_amount_positive",
+        ],
+    ),
     ]

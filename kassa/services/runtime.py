@@ -10,6 +10,10 @@ from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
 
+# HS256 keys shorter than the hash are guessable offline from any one token (RFC 7518 3.2).
+MIN_JWT_SECRET_BYTES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
@@ -23,6 +27,8 @@ class Runtime:
             raise RuntimeError("STRIPE_SECRET_KEY is not set (kassa demo starts a local server)")
         if not (settings.jwt_secret or settings.jwt_jwks_url):
             raise RuntimeError("set KASSA_JWT_SECRET or KASSA_JWT_JWKS_URL")
+        if settings.jwt_secret and len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise RuntimeError(f"KASSA_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         return cls(
             settings=settings,
             gateway=StripeGateway(settings.stripe_secret_key, api_base=settings.stripe_api_base),

@@ -1,0 +1,115 @@
+"""The ledger on real PostgreSQL: atomic, idempotent, balanced under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
+
+from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
+from kassa.services import ledger
+from kassa.services.organizations import provision
+from tests.support import Kassa, assert_ledger_consistent
+
+
+async def _organization() -> Organization:
+    return await provision(f"ledger-{uuid.uuid4().hex[:10]}")
+
+
+def _top_up(organization: Organization, amount: int, key: str) -> ledger.Transfer:
+    return ledger.Transfer(
+        debit=ledger.stripe_clearing_account("eur"),
+        credit=ledger.wallet_account(organization.id, "eur"),
+        amount=amount,
+        kind=TransferKind.TOP_UP,
+        idempotency_key=key,
+    )
+
+
+async def _post(transfer: ledger.Transfer) -> ledger.TransferResult:
+    async with in_transaction() as conn:
+        return await ledger.post_transfer(conn, transfer)
+
+
+async def test_concurrent_transfers_lose_nothing_and_apply_once(kassa: Kassa) -> None:
+    # given: 40 distinct transfers, each sent three times, all at once
+    organization = await _organization()
+    keys = [f"test:{uuid.uuid4()}" for _ in range(40)]
+    transfers = [_top_up(organization, 100 + i, key) for i, key in enumerate(keys)]
+
+    # when
+    results = await asyncio.gather(*(_post(t) for t in transfers * 3))
+
+    # then
+    assert sum(result.created for result in results) == 40
+    wallet = await LedgerAccount.get(key=ledger.wallet_account(organization.id, "eur").key)
+    assert wallet.balance == sum(100 + i for i in range(40))
+    assert await LedgerTransfer.filter(idempotency_key__in=keys).count() == 40
+    await assert_ledger_consistent()
+
+
+async def test_each_transfer_records_the_balances_after_it(kassa: Kassa) -> None:
+    organization = await _organization()
+    for amount in (500, 250):
+        await _post(_top_up(organization, amount, f"test:{uuid.uuid4()}"))
+
+    wallet = await LedgerAccount.get(key=ledger.wallet_account(organization.id, "eur").key)
+    rows = await LedgerTransfer.filter(credit_account_id=wallet.id).order_by("created_at")
+
+    assert [row.credit_balance_after for row in rows] == [500, 750]
+
+
+async def test_a_transfer_rolls_back_with_its_transaction(kassa: Kassa) -> None:
+    organization = await _organization()
+    key = f"test:{uuid.uuid4()}"
+
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as conn:
+            await ledger.post_transfer(conn, _top_up(organization, 900, key))
+            raise RuntimeError("the state change next to it failed")
+
+    assert not await LedgerTransfer.exists(idempotency_key=key)
+    assert not await LedgerAccount.filter(
+        key=ledger.wallet_account(organization.id, "eur").key, balance__gt=0
+    ).exists()
+
+
+@pytest.mark.parametrize("amount", [0, -5])
+async def test_non_positive_amounts_are_refused(kassa: Kassa, amount: int) -> None:
+    organization = await _organization()
+    with pytest.raises(ValueError, match="positive"):
+        await _post(_top_up(organization, amount, f"test:{uuid.uuid4()}"))
+
+
+@pytest.mark.parametrize(
+    ("amount", "same_account", "constraint"),
+    [
+        (-1, False, "ledger_transfers_amount_positive"),
+        (5, True, "ledger_transfers_distinct_accounts"),
+    ],
+)
+async def test_database_refuses_an_impossible_transfer_row(
+    kassa: Kassa, amount: int, same_account: bool, constraint: str
+) -> None:
+    # The CHECK constraints back the service's own checks against any other writer.
+    organization = await _organization()
+    async with in_transaction() as conn:
+        wallet = await ledger.account_id(conn, ledger.wallet_account(organization.id, "eur"))
+        clearing = await ledger.account_id(conn, ledger.stripe_clearing_account("eur"))
+    with pytest.raises(OperationalError, match=constraint):
+        async with in_transaction() as conn:
+            await conn.execute_query(
+                "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, "
+                "unit, kind, idempotency_key, debit_balance_after, credit_balance_after, "
+                "created_at) VALUES ($1, $2, $3, $4, 'eur', 'TOP_UP', $5, 0, 0, now())",
+                [
+                    uuid.uuid4(),
+                    wallet if same_account else clearing,
+                    wallet,
+                    amount,
+                    f"test:{uuid.uuid4()}",
+                ],
+            )
