@@ -9,7 +9,6 @@ from kassa.services.identity import TokenVerifier
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
-
 # HS256 keys shorter than the hash are guessable offline from any one token (RFC 7518 3.2).
 MIN_JWT_SECRET_BYTES = 32
 
