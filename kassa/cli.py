@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
-from kassa.config import Environment, Settings
+from kassa.config import ConfigurationError, Environment, Settings
 from kassa.db import apply_migrations, database_url, ensure_database, pending_migrations
 from kassa.secrets import with_dev_jwt_secret
 from kassa.services.identity import OrgRole, issue_dev_token
+from kassa.services.runtime import Runtime
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -26,8 +27,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _terminate)
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = with_dev_jwt_secret(Settings())
-    sys.exit(args.command(args, settings))
+    try:
+        sys.exit(args.command(args, Settings()))
+    except ConfigurationError as exc:
+        print(f"kassa: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -64,7 +68,9 @@ def _add(
 
 def dev_token(settings: Settings, org: str | None, role: OrgRole, sub: str, admin: bool) -> str:
     if not settings.jwt_secret:
-        raise SystemExit("KASSA_JWT_SECRET is not set: tokens come from your identity provider")
+        raise ConfigurationError(
+            "KASSA_JWT_SECRET is not set: in production tokens come from your identity provider"
+        )
     return issue_dev_token(
         secret=settings.jwt_secret,
         issuer=settings.jwt_issuer,
@@ -78,6 +84,7 @@ def dev_token(settings: Settings, org: str | None, role: OrgRole, sub: str, admi
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    settings = with_dev_jwt_secret(settings, read_kept=True)
     print(dev_token(settings, args.org, OrgRole(args.role), args.sub, args.platform_admin))
     return 0
 
@@ -106,6 +113,8 @@ def _makemigrations(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = with_dev_jwt_secret(settings)
+    Runtime.check(settings)
     with database_url(settings.database_url, settings.data_dir) as url:
         if not settings.database_url:
             # The embedded database is kassa's own: keep it current without a separate step.
@@ -126,7 +135,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from kassa.demo.launcher import run_demo
 
-    return run_demo(settings.with_overrides(environment=Environment.DEMO), _run_server)
+    demo_settings = settings.with_overrides(environment=Environment.DEMO)
+    return run_demo(with_dev_jwt_secret(demo_settings), _run_server)
 
 
 class _Server(uvicorn.Server):

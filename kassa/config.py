@@ -9,6 +9,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(Exception):
+    """The settings cannot run kassa; the message says which variable to set."""
+
+
 class Environment(StrEnum):
     DEMO = "demo"
     DEVELOPMENT = "development"
@@ -18,7 +22,9 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    environment: Environment = Field(Environment.DEVELOPMENT, alias="KASSA_ENV")
+    # Production unless said otherwise: GraphiQL, generated secrets and friendly error
+    # detail are opt-in (`kassa demo` runs in demo mode by itself).
+    environment: Environment = Field(Environment.PRODUCTION, alias="KASSA_ENV")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     data_dir: Path = Field(Path(".kassa"), alias="KASSA_DATA_DIR")
     host: str = Field("127.0.0.1", alias="KASSA_HOST")
@@ -40,6 +46,7 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
+    graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
 
     @property
     def webhook_secrets(self) -> list[str]:

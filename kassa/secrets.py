@@ -19,14 +19,18 @@ def _kept_secret(path: Path, make: str) -> str:
     return make
 
 
-def with_dev_jwt_secret(settings: Settings) -> Settings:
-    """Fill in an unset JWT secret, except in production where identity must be configured."""
-    if settings.environment is Environment.PRODUCTION:
-        return settings
+def with_dev_jwt_secret(settings: Settings, *, read_kept: bool = False) -> Settings:
+    """Fill in an unset JWT secret from the data dir, generating it outside production.
+
+    In production identity must be configured explicitly; `read_kept` lets a tool such as
+    `kassa token` still use the secret a demo in the same data dir generated.
+    """
     if settings.jwt_secret or settings.jwt_jwks_url:
         return settings
-    secret = _kept_secret(settings.data_dir / "jwt_secret", secrets.token_urlsafe(48))
-    return settings.with_overrides(jwt_secret=secret)
+    path = settings.data_dir / "jwt_secret"
+    if settings.environment is Environment.PRODUCTION and not (read_kept and path.exists()):
+        return settings
+    return settings.with_overrides(jwt_secret=_kept_secret(path, secrets.token_urlsafe(48)))
 
 
 def with_demo_webhook_secret(settings: Settings) -> Settings:

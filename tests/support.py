@@ -171,9 +171,9 @@ class Kassa:
         return header
 
     async def deliver(self, payload: str, signature: str | None) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
+        headers = {b"Content-Type": b"application/json"}
         if signature is not None:
-            headers["Stripe-Signature"] = signature
+            headers[b"Stripe-Signature"] = signature.encode()
         return await self.http.post("/webhooks/stripe", content=payload.encode(), headers=headers)
 
 

@@ -48,3 +48,18 @@ def test_schema_prints_the_public_contract() -> None:
     assert result.returncode == 0
     for name in ("topUpWallet(input: TopUpWalletInput!): PaymentIntentResult!", "type Viewer"):
         assert name in result.stdout
+
+
+def test_serve_without_stripe_configured_says_what_to_set() -> None:
+    env_without_stripe = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "kassa.cli", "serve"],
+        env={**env_without_stripe, "KASSA_JWT_SECRET": SECRET},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "STRIPE_SECRET_KEY is not set" in result.stderr

@@ -45,7 +45,12 @@ async def test_serve_refuses_to_start_with_pending_migrations(
     # given: an empty database named by DATABASE_URL
     url = with_database(database_server_url, f"kassa_pending_{uuid.uuid4().hex[:8]}")
     await ensure_database(url)
-    env = {**os.environ, "DATABASE_URL": url, "KASSA_JWT_SECRET": kassa.settings.jwt_secret or ""}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "KASSA_JWT_SECRET": kassa.settings.jwt_secret or "",
+        "STRIPE_SECRET_KEY": "sk_test_kassa",
+    }
 
     # when
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cross_web import HTTPException
@@ -14,19 +13,15 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from kassa.models import Payment
+from kassa.services import payments
 from kassa.services.identity import AuthenticationError, Caller
 from kassa.services.runtime import Runtime
-
-
-async def _load_payments(keys: Sequence[uuid.UUID]) -> list[Payment | None]:
-    found = {payment.id: payment for payment in await Payment.filter(id__in=list(keys))}
-    return [found.get(key) for key in keys]
 
 
 @dataclass
 class Loaders:
     payment: DataLoader[uuid.UUID, Payment | None] = field(
-        default_factory=lambda: DataLoader(load_fn=_load_payments)
+        default_factory=lambda: DataLoader(load_fn=payments.by_ids)
     )
 
 

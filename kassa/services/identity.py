@@ -12,6 +12,8 @@ import jwt
 HS_ALGORITHMS = ["HS256"]
 JWKS_ALGORITHMS = ["RS256", "ES256"]
 PLATFORM_ADMIN = "platform_admin"
+# The organizations.external_id column's size.
+MAX_ORG_ID_LENGTH = 200
 
 
 class OrgRole(StrEnum):
@@ -84,22 +86,34 @@ class TokenVerifier:
 
 
 def caller_from_claims(claims: dict[str, Any]) -> Caller:
-    role = claims.get("org_role")
-    roles = claims.get("roles") or []
+    org_id = _optional_text(claims, "org_id", MAX_ORG_ID_LENGTH)
+    role = _optional_text(claims, "org_role", 16)
     if role is not None and role not in OrgRole._value2member_map_:
         raise AuthenticationError(f"invalid token: unknown org_role {role!r}")
+    roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthenticationError("invalid token: roles must be a list of strings")
-    org_id = claims.get("org_id")
-    if org_id is not None and (not isinstance(org_id, str) or not org_id.strip()):
-        raise AuthenticationError("invalid token: org_id must be a non-empty string")
+    subject = _optional_text(claims, "sub", 255)
+    if subject is None:
+        raise AuthenticationError("invalid token: sub is required")
     return Caller(
-        user_id=str(claims["sub"]),
-        email=claims.get("email") if isinstance(claims.get("email"), str) else None,
+        user_id=subject,
+        email=_optional_text(claims, "email", 320),
         org_external_id=org_id,
-        org_role=OrgRole(role) if org_id and role else (OrgRole.MEMBER if org_id else None),
+        org_role=OrgRole(role or OrgRole.MEMBER) if org_id else None,
         roles=tuple(roles),
     )
+
+
+def _optional_text(claims: dict[str, Any], name: str, max_length: int) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isprintable() or not 0 < len(value) <= max_length:
+        raise AuthenticationError(
+            f"invalid token: {name} must be printable text of at most {max_length} characters"
+        )
+    return value
 
 
 def issue_dev_token(

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from tortoise.expressions import Q
@@ -48,7 +48,8 @@ def after_filter(cursor: str | None) -> Q:
         return Q()
     try:
         created_text, _, id_text = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        created_at, row_id = datetime.fromisoformat(created_text), uuid.UUID(id_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        created_at = datetime.fromisoformat(created_text).astimezone(UTC)
+        row_id = uuid.UUID(id_text)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor", "after") from exc
     return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id)

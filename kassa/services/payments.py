@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,7 +25,12 @@ from kassa.services import ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
-from kassa.services.stripe_gateway import PaymentIntentSnapshot, StripeFailure, StripeGateway
+from kassa.services.stripe_gateway import (
+    CardDetails,
+    PaymentIntentSnapshot,
+    StripeFailure,
+    StripeGateway,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,9 @@ STRIPE_STATUS = {
     "succeeded": PaymentStatus.SUCCEEDED,
     "canceled": PaymentStatus.CANCELED,
 }
+
+
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class UnknownPaymentIntent(Exception):
@@ -70,11 +80,21 @@ def charge_amount(amount: str, currency: str) -> Money:
         raise DomainError(ErrorCode.INVALID_AMOUNT, str(exc), "amount") from exc
 
 
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "idempotencyKey is 1 to 255 printable ASCII characters",
+            "idempotencyKey",
+        )
+
+
 async def top_up_wallet(
     caller: Caller, gateway: StripeGateway, request: TopUpRequest
 ) -> PaymentIntentCreated:
     organization = await organizations.require_visible(caller, request.organization_id)
     money = charge_amount(request.amount, request.currency)
+    check_idempotency_key(request.idempotency_key)
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
     return await _attach_payment_intent(payment, organization, gateway, request.payment_method_id)
 
@@ -105,9 +125,11 @@ async def _new_payment(
         )
     except IntegrityError:
         # The same idempotency key arrived twice at once: the first insert wins.
-        assert request.idempotency_key is not None
-        existing = await _by_idempotency_key(organization, request.idempotency_key, fingerprint)
-        assert existing is not None
+        existing = None
+        if request.idempotency_key:
+            existing = await _by_idempotency_key(organization, request.idempotency_key, fingerprint)
+        if existing is None:
+            raise
         return existing
 
 
@@ -131,32 +153,84 @@ async def _attach_payment_intent(
     payment_method_id: str | None,
 ) -> PaymentIntentCreated:
     try:
-        if payment.stripe_payment_intent_id:
-            intent = await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-        else:
-            intent = await _create_payment_intent(payment, organization, gateway, payment_method_id)
-        payment = await record_payment_intent(payment, intent, gateway)
+        intent = await _payment_intent_of(payment, organization, gateway, payment_method_id)
         if payment_method_id and intent.status == "requires_confirmation":
             intent = await _confirm(payment, intent, gateway)
-            payment = await record_payment_intent(payment, intent, gateway)
     except StripeFailure as exc:
+        await _fail_unstarted(payment, exc)
         raise provider_error(exc) from exc
     if not intent.client_secret:
         raise DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, "Stripe returned no client secret")
-    return PaymentIntentCreated(payment, intent.client_secret)
+    return PaymentIntentCreated(await Payment.get(id=payment.id), intent.client_secret)
+
+
+async def _payment_intent_of(
+    payment: Payment,
+    organization: Organization,
+    gateway: StripeGateway,
+    payment_method_id: str | None,
+) -> PaymentIntentSnapshot:
+    """The payment's one PaymentIntent: created on first need; under a race, the winner's."""
+    if not payment.stripe_payment_intent_id:
+        created = await _create_payment_intent(payment, organization, gateway, payment_method_id)
+        await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
+            stripe_payment_intent_id=created.id
+        )
+        await payment.refresh_from_db(fields=["stripe_payment_intent_id"])
+        if payment.stripe_payment_intent_id == created.id:
+            await record_payment_intent(payment.id, created)
+            return created
+        # A concurrent request with the same idempotency key attached its intent first;
+        # a server that ignores idempotency keys made a second one: drop it, use theirs.
+        await _cancel_quietly(gateway, created.id)
+    if payment.stripe_payment_intent_id is None:
+        raise DomainError(ErrorCode.INVALID_STATE, "the payment lost its PaymentIntent")
+    intent = await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+    await record_payment_intent(payment.id, intent)
+    return intent
 
 
 async def _confirm(
     payment: Payment, intent: PaymentIntentSnapshot, gateway: StripeGateway
 ) -> PaymentIntentSnapshot:
-    """Confirm with the card given by id (saved or test card); a decline is recorded first."""
-    try:
-        return await gateway.confirm_payment_intent(intent.id, payment_key=str(payment.id))
-    except StripeFailure as exc:
-        if exc.card_declined:
-            declined = await gateway.retrieve_payment_intent(intent.id)
-            await record_payment_intent(payment, declined, gateway)
-        raise
+    """Confirm with the card given by id (saved or test card), once per payment.
+
+    The payment row stays locked across the call, so concurrent retries of the same request
+    wait and then find it confirmed instead of confirming again; a decline is recorded
+    before it is reported.
+    """
+    declined: StripeFailure | None = None
+    async with in_transaction() as conn:
+        locked = await Payment.select_for_update().using_db(conn).get(id=payment.id)
+        if locked.status is not PaymentStatus.REQUIRES_CONFIRMATION:
+            confirmed = None
+        else:
+            try:
+                confirmed = await gateway.confirm_payment_intent(
+                    intent.id, payment_key=str(payment.id)
+                )
+            except StripeFailure as exc:
+                if not exc.card_declined:
+                    raise
+                declined, confirmed = exc, await gateway.retrieve_payment_intent(intent.id)
+            await apply_payment_intent(conn, locked, confirmed, _observed_now())
+    if declined is not None:
+        raise declined
+    return confirmed or await gateway.retrieve_payment_intent(intent.id)
+
+
+def _observed_now() -> datetime:
+    # Stripe's event times have whole seconds; an observation is stamped the same way.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def _fail_unstarted(payment: Payment, exc: StripeFailure) -> None:
+    """A payment Stripe never got an intent for is over; it must not linger as pending."""
+    await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
+        status=PaymentStatus.FAILED,
+        failure_code=(exc.code or "payment_provider_error")[:100],
+        failure_message=exc.message[:1000],
+    )
 
 
 async def _create_payment_intent(
@@ -180,22 +254,11 @@ async def _create_payment_intent(
     )
 
 
-async def record_payment_intent(
-    payment: Payment, intent: PaymentIntentSnapshot, gateway: StripeGateway
-) -> Payment:
-    claimed = await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
-        stripe_payment_intent_id=intent.id
-    )
-    await payment.refresh_from_db()
-    if not claimed and payment.stripe_payment_intent_id != intent.id:
-        # A concurrent request with the same idempotency key attached its intent first;
-        # a server that ignores idempotency keys may have made a second one: drop it.
-        await _cancel_quietly(gateway, intent.id)
-        return payment
+async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnapshot) -> None:
+    """Apply an intent Stripe answered with, through the same path as its events."""
     async with in_transaction() as conn:
-        locked = await Payment.select_for_update().using_db(conn).get(id=payment.id)
-        await apply_payment_intent(conn, locked, intent, stripe_created=None)
-    return locked
+        locked = await Payment.select_for_update().using_db(conn).get(id=payment_id)
+        await apply_payment_intent(conn, locked, intent, _observed_now())
 
 
 async def _cancel_quietly(gateway: StripeGateway, intent_id: str) -> None:
@@ -233,40 +296,52 @@ async def apply_payment_intent(
     conn: BaseDBAsyncClient,
     payment: Payment,
     intent: PaymentIntentSnapshot,
-    stripe_created: datetime | None,
+    observed_at: datetime,
 ) -> bool:
-    """Bring a locked `payment` to the state of `intent`; False when it was stale.
+    """Bring a locked `payment` to the state of `intent`; False when that state is stale.
 
-    `stripe_created` is the event's Stripe time; None for objects Stripe answered with now.
+    `observed_at` is the Stripe `created` time of the event, or when kassa read the object.
     """
     status = target_status(intent)
-    if _is_stale(payment, status, stripe_created):
+    if _is_stale(payment, status, observed_at):
         return False
     _check_matches(payment, intent)
     payment.status = status
     payment.stripe_charge_id = intent.charge_id or payment.stripe_charge_id
     payment.stripe_payment_method_id = intent.payment_method_id or payment.stripe_payment_method_id
     if intent.card is not None:
-        _set_card(payment, intent)
+        _set_card(payment, intent.card)
     if status is PaymentStatus.FAILED:
         payment.failure_code = intent.failure_code
         payment.failure_message = (intent.failure_message or "")[:1000] or None
-    if stripe_created is not None:
-        payment.last_stripe_event_at = max(
-            stripe_created, payment.last_stripe_event_at or stripe_created
-        )
+    payment.last_stripe_event_at = max(observed_at, payment.last_stripe_event_at or observed_at)
     if status is PaymentStatus.SUCCEEDED:
         await _settle(conn, payment)
     await payment.save(using_db=conn)
     return True
 
 
-def _is_stale(payment: Payment, status: PaymentStatus, stripe_created: datetime | None) -> bool:
+# Within one second (Stripe's resolution) a state only moves forward in this order.
+PROGRESS = {
+    PaymentStatus.REQUIRES_PAYMENT_METHOD: 0,
+    PaymentStatus.REQUIRES_CONFIRMATION: 1,
+    PaymentStatus.REQUIRES_ACTION: 2,
+    PaymentStatus.PROCESSING: 3,
+    PaymentStatus.FAILED: 4,
+    PaymentStatus.SUCCEEDED: 5,
+    PaymentStatus.CANCELED: 5,
+}
+
+
+def _is_stale(payment: Payment, status: PaymentStatus, observed_at: datetime) -> bool:
     if payment.status.is_final:
         return status is not payment.status
+    if status.is_final:
+        return False
     last = payment.last_stripe_event_at
-    older = stripe_created is not None and last is not None and stripe_created < last
-    return older and not status.is_final
+    if last is None or observed_at > last:
+        return False
+    return observed_at < last or PROGRESS[status] < PROGRESS[payment.status]
 
 
 def _check_matches(payment: Payment, intent: PaymentIntentSnapshot) -> None:
@@ -277,12 +352,11 @@ def _check_matches(payment: Payment, intent: PaymentIntentSnapshot) -> None:
         )
 
 
-def _set_card(payment: Payment, intent: PaymentIntentSnapshot) -> None:
-    assert intent.card is not None
-    payment.card_brand = intent.card.brand
-    payment.card_last4 = intent.card.last4
-    payment.card_exp_month = intent.card.exp_month
-    payment.card_exp_year = intent.card.exp_year
+def _set_card(payment: Payment, card: CardDetails) -> None:
+    payment.card_brand = card.brand
+    payment.card_last4 = card.last4
+    payment.card_exp_month = card.exp_month
+    payment.card_exp_year = card.exp_year
 
 
 async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
@@ -342,3 +416,9 @@ async def organization_payments(
     rows = await query.order_by("-created_at", "-id").limit(size + 1)
     items = [(encode_cursor(row.created_at, row.id), row) for row in rows]
     return Page(items[:size], len(items) > size)
+
+
+async def by_ids(keys: Sequence[uuid.UUID]) -> list[Payment | None]:
+    """Payments by id in the order asked, for a per-request DataLoader."""
+    found = {payment.id: payment for payment in await Payment.filter(id__in=list(keys))}
+    return [found.get(key) for key in keys]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kassa.config import Settings
+from kassa.config import ConfigurationError, Settings
 from kassa.services.identity import TokenVerifier
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
@@ -20,17 +20,27 @@ class Runtime:
     tokens: TokenVerifier
     expected_events: Expectations
 
+    @staticmethod
+    def check(settings: Settings) -> str:
+        """Refuse settings that cannot serve, naming the variable to set; the Stripe key."""
+        if not settings.stripe_secret_key:
+            raise ConfigurationError(
+                "STRIPE_SECRET_KEY is not set (`kassa demo` starts a local Stripe server instead)"
+            )
+        if not (settings.jwt_secret or settings.jwt_jwks_url):
+            raise ConfigurationError("set KASSA_JWT_SECRET or KASSA_JWT_JWKS_URL")
+        if settings.jwt_secret and len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ConfigurationError(
+                f"KASSA_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+            )
+        return settings.stripe_secret_key
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        if not settings.stripe_secret_key:
-            raise RuntimeError("STRIPE_SECRET_KEY is not set (kassa demo starts a local server)")
-        if not (settings.jwt_secret or settings.jwt_jwks_url):
-            raise RuntimeError("set KASSA_JWT_SECRET or KASSA_JWT_JWKS_URL")
-        if settings.jwt_secret and len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-            raise RuntimeError(f"KASSA_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        secret_key = cls.check(settings)
         return cls(
             settings=settings,
-            gateway=StripeGateway(settings.stripe_secret_key, api_base=settings.stripe_api_base),
+            gateway=StripeGateway(secret_key, api_base=settings.stripe_api_base),
             tokens=TokenVerifier(
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import payments
-from kassa.services.stripe_gateway import StripeGateway, VerifiedEvent, payment_intent_snapshot
+from kassa.services.stripe_gateway import VerifiedEvent, payment_intent_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,28 @@ def _object_id(data_object: Mapping[str, object]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def process(event_id: str, gateway: StripeGateway) -> StripeEventStatus:
-    """Apply one stored event if it is not handled yet; return its status afterwards."""
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """An event's status after processing, and a payment still missing its card details."""
+
+    status: StripeEventStatus
+    payment_without_card: uuid.UUID | None = None
+
+    @property
+    def needs_retry(self) -> bool:
+        return self.status is StripeEventStatus.FAILED
+
+
+UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
+
+
+async def process(event_id: str) -> Processed:
+    """Apply one stored event if it is not handled yet: effect and mark in one transaction."""
     try:
         async with in_transaction() as conn:
             event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
-            if event.status not in (StripeEventStatus.PENDING, StripeEventStatus.FAILED):
-                return event.status
+            if event.status not in UNHANDLED:
+                return Processed(event.status)
             outcome = await _apply(conn, event)
             event.status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
             event.processed_at = datetime.now(UTC)
@@ -95,10 +110,9 @@ async def process(event_id: str, gateway: StripeGateway) -> StripeEventStatus:
             await event.save(using_db=conn)
     except Exception as exc:
         await _record_failure(event_id, exc)
-        return StripeEventStatus.FAILED
-    if outcome and outcome.needs_card_details and outcome.payment_id:
-        await payments.fill_card_details(outcome.payment_id, gateway)
-    return event.status
+        return Processed(StripeEventStatus.FAILED)
+    needs_card = outcome is not None and outcome.needs_card_details
+    return Processed(event.status, outcome.payment_id if outcome and needs_card else None)
 
 
 async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
@@ -111,10 +125,10 @@ async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
 
 async def _record_failure(event_id: str, exc: Exception) -> None:
     log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=exc)
-    await StripeEvent.filter(id=event_id).update(
-        status=StripeEventStatus.FAILED,
-        attempts=F("attempts") + 1,
-        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+    # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
+    error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\0")[:2000]
+    await StripeEvent.filter(id=event_id, status__in=UNHANDLED).update(
+        status=StripeEventStatus.FAILED, attempts=F("attempts") + 1, last_error=error
     )
 
 

@@ -9,6 +9,7 @@ plain snapshots here, tolerating the older shapes a Stripe-compatible test serve
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ FUTURE_TOLERANCE_SECONDS = 300
 PAST_TOLERANCE_SECONDS = 300
 
 JSONObject = Mapping[str, Any]
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class StripeFailure(Exception):
@@ -97,10 +99,12 @@ def verify_webhook(
 
 def _reject_future_timestamp(signature_header: str, now: float) -> None:
     # The SDK only rejects old timestamps; a far-future one would stay replayable forever.
-    for item in signature_header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit() and int(value) > now + FUTURE_TOLERANCE_SECONDS:
-            raise InvalidWebhook("signature timestamp is too far in the future")
+    # The header is parsed strictly here, since the SDK's int() also takes "+1", " 1", "1_0".
+    timestamps = [item[2:] for item in signature_header.split(",") if item.startswith("t=")]
+    if not timestamps or not TIMESTAMP.fullmatch(timestamps[0]):
+        raise InvalidWebhook("Stripe-Signature has no valid timestamp")
+    if int(timestamps[0]) > now + FUTURE_TOLERANCE_SECONDS:
+        raise InvalidWebhook("signature timestamp is too far in the future")
 
 
 def _parse_event(text: str) -> VerifiedEvent:

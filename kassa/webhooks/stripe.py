@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import BaseORMException
 
-from kassa.models import StripeEventStatus
-from kassa.services import stripe_events
+from kassa.services import payments, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import InvalidWebhook, VerifiedEvent, verify_webhook
 
@@ -39,24 +39,37 @@ async def stripe_webhook(request: Request) -> Response:
     except InvalidWebhook as exc:
         return _error(400, str(exc))
     try:
-        status = await _store_and_apply(request, runtime, event, body)
+        processed = await _store_and_apply(request, runtime, event, body)
     except (BaseORMException, OSError) as exc:
         # Nothing is committed half-way; a 5xx makes Stripe deliver the event again.
         log.error("could not store Stripe event %s: %s", event.id, exc)
         return _error(503, "temporarily unable to store the event")
-    return JSONResponse({"received": True, "status": status.value})
+    return _answer(processed, runtime)
 
 
 async def _store_and_apply(
     request: Request, runtime: Runtime, event: VerifiedEvent, body: bytes
-) -> StripeEventStatus:
+) -> stripe_events.Processed:
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     stored = await stripe_events.receive(
         event, body.decode("utf-8"), headers, runtime.expected_events
     )
-    if stored.status not in (StripeEventStatus.PENDING, StripeEventStatus.FAILED):
-        return stored.status
-    return await stripe_events.process(stored.id, runtime.gateway)
+    return await stripe_events.process(stored.id)
+
+
+def _answer(processed: stripe_events.Processed, runtime: Runtime) -> Response:
+    body = {"received": True, "status": processed.status.value}
+    if processed.needs_retry:
+        # Stored, but not applied yet (e.g. the payment is not known yet): a 5xx makes
+        # Stripe deliver it again, and the next delivery applies the stored event.
+        return JSONResponse(body, status_code=500)
+    follow_up = None
+    if processed.payment_without_card is not None:
+        # Card details need a Stripe call, which never delays the answer to Stripe.
+        follow_up = BackgroundTask(
+            payments.fill_card_details, processed.payment_without_card, runtime.gateway
+        )
+    return JSONResponse(body, background=follow_up)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -55,6 +55,22 @@ async def test_timestamp_outside_five_minutes_is_rejected(kassa: Kassa, age_seco
     await _assert_rejected(kassa, payload, signature, 400)
 
 
+@pytest.mark.parametrize(
+    "timestamp", ["+{ts}", " {ts}", "{ts_underscored}", "\u00b9", "9" * 5000, "", "abc"]
+)
+async def test_timestamp_not_written_as_plain_digits_is_rejected(
+    kassa: Kassa, timestamp: str
+) -> None:
+    # given: a genuine signature over a timestamp an hour ahead, written the way int() reads
+    payload = _unknown_type_event()
+    future = int(time.time()) + 3600
+    signature = kassa.sign(payload, timestamp=future).split(",", 1)[1]
+    written = timestamp.format(ts=future, ts_underscored=f"{future:_}")
+
+    # then
+    await _assert_rejected(kassa, payload, f"t={written},{signature}", 400)
+
+
 async def test_only_a_v0_signature_is_rejected(kassa: Kassa) -> None:
     payload = _unknown_type_event()
     v0_only = kassa.sign(payload).replace("v1=", "v0=")
@@ -129,7 +145,8 @@ async def test_event_for_a_payment_kassa_does_not_know_is_kept_for_retry(kassa: 
 
     response = await kassa.deliver(payload, kassa.sign(payload))
 
-    assert response.status_code == 200
+    # stored, and a 5xx so that Stripe delivers it again
+    assert response.status_code == 500
     stored = await StripeEvent.get(id=_event_id(payload))
     assert stored.status == "FAILED"
     assert "UnknownPaymentIntent" in (stored.last_error or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kassa.models import LedgerTransfer, Organization, Payment, StripeEvent
 from tests.support import (
@@ -167,7 +168,7 @@ async def test_event_amount_differing_from_kassas_record_is_not_applied(kassa: K
 
     response = await kassa.deliver(event, kassa.sign(event))
 
-    assert response.status_code == 200
+    assert response.status_code == 500
     stored = await StripeEvent.get(object_id=intent_id)
     assert stored.status == "FAILED"
     assert "PaymentMismatch" in (stored.last_error or "")
@@ -177,14 +178,82 @@ async def test_event_amount_differing_from_kassas_record_is_not_applied(kassa: K
 async def test_idempotency_key_returns_the_same_payment(kassa: Kassa) -> None:
     member = await kassa.member()
 
-    first, second = await asyncio.gather(
-        kassa.top_up(member, "9.00", idempotencyKey="top-up-1"),
-        kassa.top_up(member, "9.00", idempotencyKey="top-up-1"),
+    answers = await asyncio.gather(
+        *(kassa.top_up(member, "9.00", idempotencyKey="top-up-1") for _ in range(4))
     )
     reused = await kassa.top_up(member, "10.00", idempotencyKey="top-up-1")
 
-    assert first["payment"]["id"] == second["payment"]["id"]
-    assert first["payment"]["stripePaymentIntentId"] == second["payment"]["stripePaymentIntentId"]
+    assert len({answer["payment"]["id"] for answer in answers}) == 1
+    intent_ids = {answer["payment"]["stripePaymentIntentId"] for answer in answers}
+    assert len(intent_ids) == 1
+    # every answer can confirm the one intent the payment tracks
+    assert {answer["clientSecret"].split("_secret_")[0] for answer in answers} == intent_ids
     assert reused["code"] == "IDEMPOTENCY_KEY_REUSED"
     organization = await Organization.get(external_id=member.external_id)
     assert await Payment.filter(organization=organization).count() == 1
+
+
+async def test_concurrent_retries_with_a_saved_card_all_report_the_one_payment(
+    kassa: Kassa,
+) -> None:
+    member = await kassa.member()
+
+    answers = await asyncio.gather(
+        *(
+            kassa.top_up(member, "6.00", paymentMethodId="pm_card_visa", idempotencyKey="k-1")
+            for _ in range(3)
+        )
+    )
+
+    assert len({answer["payment"]["id"] for answer in answers}) == 1
+    payment = await Payment.get(organization__external_id=member.external_id)
+    assert payment.status == "SUCCEEDED"
+    assert (await kassa.wallet(member))["balance"]["amount"] == "6.00"
+
+
+async def test_payment_stripe_refused_to_start_is_failed_not_pending(kassa: Kassa) -> None:
+    member = await kassa.member()
+
+    result = await kassa.top_up(member, "8.00", paymentMethodId="pm_does_not_exist")
+
+    assert result["code"] == "PAYMENT_PROVIDER_ERROR"
+    payment = await Payment.get(organization__external_id=member.external_id)
+    assert payment.status == "FAILED"
+    assert payment.stripe_payment_intent_id is None
+
+
+async def test_unusable_idempotency_key_is_invalid_input(kassa: Kassa) -> None:
+    member = await kassa.member()
+    for key in ["k" * 256, "with space", "nul\x00", ""]:
+        result = await kassa.top_up(member, "1.00", idempotencyKey=key)
+        assert result["code"] == "INVALID_INPUT", key
+        assert result["field"] == "idempotencyKey"
+    assert await Payment.filter(organization__external_id=member.external_id).count() == 0
+
+
+async def test_within_one_second_a_payment_never_moves_backwards(kassa: Kassa) -> None:
+    # given: Stripe's event times have whole seconds; these two share theirs
+    member = await kassa.member()
+    created = await kassa.top_up(member, "4.00", "usd")
+    intent_id = created["payment"]["stripePaymentIntentId"]
+    second = int(time.time()) + 1
+    failed = payment_intent_event(
+        "payment_intent.payment_failed",
+        intent_id,
+        amount=400,
+        status="requires_payment_method",
+        created=second,
+        failure=("card_declined", "Your card was declined."),
+    )
+    processing = payment_intent_event(
+        "payment_intent.processing", intent_id, amount=400, status="processing", created=second
+    )
+
+    # when
+    for event in (failed, processing):
+        assert (await kassa.deliver(event, kassa.sign(event))).status_code == 200
+
+    # then
+    payment = await kassa.payment(member, created["payment"]["id"])
+    assert payment["status"] == "FAILED"
+    assert payment["failureCode"] == "card_declined"
