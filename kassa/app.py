@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.services.runtime import Runtime
 from kassa.webhooks.stripe import stripe_webhook
+from kassa.worker.runner import Worker
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -105,13 +107,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         allow_queries_via_get=True,
     )
 
+    runtime = Runtime.from_settings(settings, database_url)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(database_url)):
+            await runtime.open()
             try:
-                yield
+                async with _in_process_worker(runtime, database_url):
+                    yield
             finally:
-                await app.state.runtime.gateway.aclose()
+                await runtime.close()
 
     app = Starlette(
         routes=[
@@ -128,5 +134,20 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.state.runtime = Runtime.from_settings(settings)
+    app.state.runtime = runtime
     return app
+
+
+@asynccontextmanager
+async def _in_process_worker(runtime: Runtime, database_url: str) -> AsyncIterator[None]:
+    """One worker inside the server, so a single machine needs no separate process."""
+    if not runtime.settings.worker_in_process:
+        yield
+        return
+    stop = asyncio.Event()
+    working = asyncio.create_task(Worker(runtime, database_url).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await working

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
 
+    # Background work: `kassa serve`/`demo` run one worker in-process unless turned off.
+    worker_in_process: bool = Field(True, alias="KASSA_WORKER_IN_PROCESS")
+    worker_concurrency: int = Field(8, alias="KASSA_WORKER_CONCURRENCY")
+    # A job whose worker stops heartbeating this long is picked up by another worker.
+    worker_heartbeat_seconds: float = Field(30.0, alias="KASSA_WORKER_HEARTBEAT_SECONDS")
+    sweep_interval_seconds: float = Field(5.0, alias="KASSA_SWEEP_INTERVAL_SECONDS")
+    event_max_attempts: int = Field(12, alias="KASSA_EVENT_MAX_ATTEMPTS")
+    reconcile_interval_seconds: float = Field(900.0, alias="KASSA_RECONCILE_INTERVAL_SECONDS")
+
     @property
     def webhook_secrets(self) -> list[str]:
         """All accepted signing secrets; several while a secret is being rotated."""

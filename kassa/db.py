@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from pgqueuer import Queries
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
@@ -65,7 +66,7 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
     # asyncpg speaks postgres:// and postgresql:// but not tortoise's asyncpg:// alias.
     return url.replace("asyncpg://", "postgresql://", 1)
 
@@ -73,7 +74,7 @@ def _asyncpg_dsn(url: str) -> str:
 async def ensure_database(url: str) -> None:
     """Create the database named in `url` if it does not exist yet."""
     name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(_asyncpg_dsn(with_database(url, "postgres")))
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -84,7 +85,7 @@ async def ensure_database(url: str) -> None:
 
 async def drop_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(_asyncpg_dsn(with_database(url, "postgres")))
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -92,19 +93,24 @@ async def drop_database(url: str) -> None:
 
 
 async def pending_migrations(database_url: str) -> list[str]:
-    """Names of migrations not applied yet (empty when the schema is current)."""
+    """What `kassa migrate` would apply (empty when the schema is current)."""
     await Tortoise.init(config=tortoise_config(database_url), init_connections=False)
     try:
         app_config = tortoise_config(database_url)["apps"]
         executor = MigrationExecutor(get_connection("default"), app_config)
         steps = await executor.plan(None)
-        return [step.migration.name for step in steps if not step.backward]
+        pending = [step.migration.name for step in steps if not step.backward]
     finally:
         await Tortoise.close_connections()
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return pending if await queue_is_current(conn) else [*pending, "job queue"]
+    finally:
+        await conn.close()
 
 
 async def apply_migrations(database_url: str) -> list[str]:
-    """Apply every pending migration; return the names applied."""
+    """Apply every pending migration and install the job queue; return what was applied."""
     pending = await pending_migrations(database_url)
     if pending:
         await Tortoise.init(config=tortoise_config(database_url), init_connections=False)
@@ -114,7 +120,30 @@ async def apply_migrations(database_url: str) -> list[str]:
             await executor.migrate(None)
         finally:
             await Tortoise.close_connections()
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        if not await queue_is_current(conn):
+            await install_queue(conn)
+            pending.append("job queue")
+    finally:
+        await conn.close()
     return pending
+
+
+async def install_queue(conn: asyncpg.Connection) -> None:
+    """Create or upgrade the queue's tables (part of `kassa migrate`)."""
+    queries = Queries.from_asyncpg_connection(conn)
+    if await queries.schema_is_installed():
+        await queries.upgrade()
+    else:
+        await queries.install()
+
+
+async def queue_is_current(conn: asyncpg.Connection) -> bool:
+    queries = Queries.from_asyncpg_connection(conn)
+    if not await queries.schema_is_installed():
+        return False
+    return not (await queries.plan_upgrade()).statements
 
 
 def known_migrations() -> list[str]:
@@ -129,11 +158,14 @@ def known_migrations() -> list[str]:
 
 async def schema_is_current() -> bool:
     """True when every shipped migration is applied on the app's connection."""
-    _, rows = await get_connection("default").execute_query(
+    rows = await get_connection("default").execute_query_dict(
         "SELECT name FROM tortoise_migrations WHERE app = $1", [APP_LABEL]
     )
     applied = {row["name"] for row in rows}
-    return set(known_migrations()) <= applied
+    queue = await get_connection("default").execute_query_dict(
+        "SELECT to_regclass('pgqueuer') IS NOT NULL AS installed"
+    )
+    return set(known_migrations()) <= applied and bool(queue[0]["installed"])
 
 
 # For `kassa makemigrations`: the migration writer reads models only, never this database.

@@ -73,6 +73,9 @@ def settings(local_stripe: LocalStripe, tmp_path_factory: pytest.TempPathFactory
         STRIPE_JS_URL=local_stripe.js_url,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         KASSA_JWT_SECRET=JWT_SECRET,
+        # Retries and sweeps at test speed.
+        KASSA_SWEEP_INTERVAL_SECONDS=0.2,
+        KASSA_WORKER_HEARTBEAT_SECONDS=2,
     )
 
 

@@ -18,6 +18,7 @@ import stripe
 from tortoise import connections
 
 from kassa.config import Settings
+from kassa.models import StripeEvent
 from kassa.services.identity import OrgRole, issue_dev_token
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
@@ -157,6 +158,14 @@ class Kassa:
                 return payment
             await asyncio.sleep(0.1)
 
+    async def wait_for_card(self, member: Member, payment_id: str) -> JSON:
+        deadline = time.monotonic() + WEBHOOK_GRACE_SECONDS
+        while True:
+            payment = await self.payment(member, payment_id)
+            if payment["card"] is not None or time.monotonic() > deadline:
+                return payment
+            await asyncio.sleep(0.05)
+
     async def wallet(self, member: Member, currency: str = "usd") -> JSON:
         body = await self.gql(
             WALLET, {"org": member.organization_id, "currency": currency}, member.token
@@ -170,11 +179,28 @@ class Kassa:
         )
         return header
 
+    async def deliver_and_wait(self, payload: str) -> StripeEvent:
+        """Deliver a signed event and wait until a worker has handled it, or given up."""
+        response = await self.deliver(payload, self.sign(payload))
+        assert response.status_code == 200, response.text
+        return await wait_for_event(json.loads(payload)["id"])
+
     async def deliver(self, payload: str, signature: str | None) -> httpx.Response:
         headers = {b"Content-Type": b"application/json"}
         if signature is not None:
             headers[b"Stripe-Signature"] = signature.encode()
         return await self.http.post("/webhooks/stripe", content=payload.encode(), headers=headers)
+
+
+async def wait_for_event(event_id: str, attempts: int = 1) -> StripeEvent:
+    """The event once processing has been tried `attempts` times or it is handled."""
+    deadline = time.monotonic() + WEBHOOK_GRACE_SECONDS
+    while True:
+        event = await StripeEvent.get(id=event_id)
+        settled = event.status not in ("PENDING", "FAILED") or event.attempts >= attempts
+        if settled or time.monotonic() > deadline:
+            return event
+        await asyncio.sleep(0.05)
 
 
 @cache

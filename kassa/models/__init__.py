@@ -2,7 +2,9 @@
 
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from kassa.models.organization import Organization
+from kassa.models.outbox import OutboxMessage, OutboxStatus
 from kassa.models.payment import Payment, PaymentPurpose, PaymentStatus
+from kassa.models.reconciliation import ReconciliationRun
 from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 
 __all__ = [
@@ -10,9 +12,12 @@ __all__ = [
     "LedgerAccount",
     "LedgerTransfer",
     "Organization",
+    "OutboxMessage",
+    "OutboxStatus",
     "Payment",
     "PaymentPurpose",
     "PaymentStatus",
+    "ReconciliationRun",
     "StripeEvent",
     "StripeEventStatus",
     "TransferKind",

@@ -28,10 +28,12 @@ class StripeEvent(Model):
     headers: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
     status = fields.CharEnumField(StripeEventStatus, max_length=16, default="PENDING")
     attempts = fields.IntField(default=0)
+    # When a FAILED event is due for its next attempt (exponential backoff).
+    next_attempt_at = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=2000, null=True)
     received_at = fields.DatetimeField(auto_now_add=True)
     processed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "stripe_events"
-        indexes = (("status", "received_at"), ("object_id",))
+        indexes = (("status", "received_at"), ("status", "next_attempt_at"), ("object_id",))

@@ -7,7 +7,7 @@ import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
@@ -37,19 +37,22 @@ def page_size(first: int | None) -> int:
     return min(first, MAX_PAGE_SIZE)
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id}".encode()
+def encode_cursor(moment: datetime, row_id: uuid.UUID | str) -> str:
+    raw = f"{moment.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def after_filter(cursor: str | None) -> Q:
-    """Rows strictly older than the cursor, in (created_at, id) descending order."""
+def after_filter(cursor: str | None, time_field: str = "created_at") -> Q:
+    """Rows strictly older than the cursor, in (time, id) descending order."""
     if not cursor:
         return Q()
     try:
-        created_text, _, id_text = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        created_at = datetime.fromisoformat(created_text).astimezone(UTC)
-        row_id = uuid.UUID(id_text)
+        moment_text, _, row_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        moment = datetime.fromisoformat(moment_text).astimezone(UTC)
+        if not row_id.isprintable() or not 0 < len(row_id) <= 255:
+            raise ValueError("bad id")
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor", "after") from exc
-    return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id)
+    older: dict[str, Any] = {f"{time_field}__lt": moment}
+    same_moment: dict[str, Any] = {time_field: moment, "id__lt": row_id}
+    return Q(**older) | Q(**same_moment)

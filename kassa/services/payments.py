@@ -51,6 +51,10 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 class UnknownPaymentIntent(Exception):
     """An event for a PaymentIntent kassa has no payment for (yet)."""
 
+    def __init__(self, intent_id: str) -> None:
+        super().__init__(f"no payment for PaymentIntent {intent_id}")
+        self.intent_id = intent_id
+
 
 class PaymentMismatch(Exception):
     """Stripe reports an amount or currency that differs from kassa's record."""
@@ -274,6 +278,41 @@ def provider_error(exc: StripeFailure) -> DomainError:
     return DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, f"Stripe: {exc.message}")
 
 
+async def adopt_payment_intent(intent_id: str, gateway: StripeGateway) -> bool:
+    """Attach an intent kassa made but never recorded (a crash right after creating it).
+
+    The intent's metadata only names a candidate; kassa's own record decides: the payment
+    must exist, have no intent yet, and match the intent's organization, amount and currency.
+    """
+    intent = await gateway.retrieve_payment_intent(intent_id)
+    payment = await _payment_named_by(intent)
+    if payment is None or not _is_made_for(payment, intent):
+        return False
+    claimed = await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
+        stripe_payment_intent_id=intent.id
+    )
+    if claimed:
+        await record_payment_intent(payment.id, intent)
+    return bool(claimed)
+
+
+async def _payment_named_by(intent: PaymentIntentSnapshot) -> Payment | None:
+    try:
+        payment_id = uuid.UUID(intent.metadata.get("kassa_payment_id", ""))
+    except ValueError:
+        return None
+    return await Payment.get_or_none(id=payment_id)
+
+
+def _is_made_for(payment: Payment, intent: PaymentIntentSnapshot) -> bool:
+    return (
+        payment.stripe_payment_intent_id is None
+        and str(payment.organization_id) == intent.metadata.get("kassa_organization_id")  # type: ignore[attr-defined]
+        and payment.amount == intent.amount
+        and payment.currency == intent.currency
+    )
+
+
 async def payment_for_intent(conn: BaseDBAsyncClient, intent_id: str) -> Payment:
     payment = (
         await Payment.select_for_update()
@@ -281,7 +320,7 @@ async def payment_for_intent(conn: BaseDBAsyncClient, intent_id: str) -> Payment
         .get_or_none(stripe_payment_intent_id=intent_id)
     )
     if payment is None:
-        raise UnknownPaymentIntent(f"no payment for PaymentIntent {intent_id}")
+        raise UnknownPaymentIntent(intent_id)
     return payment
 
 

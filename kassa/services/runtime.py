@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kassa.config import ConfigurationError, Settings
 from kassa.services.identity import TokenVerifier
+from kassa.services.jobs import JobQueue
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
@@ -19,6 +20,7 @@ class Runtime:
     gateway: StripeGateway
     tokens: TokenVerifier
     expected_events: Expectations
+    jobs: JobQueue
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -36,7 +38,7 @@ class Runtime:
         return settings.stripe_secret_key
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, database_url: str) -> Runtime:
         secret_key = cls.check(settings)
         return cls(
             settings=settings,
@@ -50,4 +52,12 @@ class Runtime:
             expected_events=Expectations(
                 livemode=settings.livemode, account=settings.stripe_account_id
             ),
+            jobs=JobQueue(database_url),
         )
+
+    async def open(self) -> None:
+        await self.jobs.open()
+
+    async def close(self) -> None:
+        await self.jobs.close()
+        await self.gateway.aclose()

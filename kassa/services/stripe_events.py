@@ -12,14 +12,15 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import payments
+from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
 from kassa.services.stripe_gateway import VerifiedEvent, payment_intent_snapshot
 
 log = logging.getLogger(__name__)
@@ -82,37 +83,115 @@ def _object_id(data_object: Mapping[str, object]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Processed:
-    """An event's status after processing, and a payment still missing its card details."""
+    """An event's state after a processing attempt, and what the worker may do next."""
 
     status: StripeEventStatus
+    attempts: int = 0
     payment_without_card: uuid.UUID | None = None
-
-    @property
-    def needs_retry(self) -> bool:
-        return self.status is StripeEventStatus.FAILED
+    unknown_intent: str | None = None
 
 
 UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
+BACKOFF_CAP = timedelta(hours=1)
 
 
-async def process(event_id: str) -> Processed:
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s, ... capped at an hour: a dozen attempts span about four hours."""
+    return min(BACKOFF_CAP, timedelta(seconds=2 ** max(attempts - 1, 0)))
+
+
+async def process(event_id: str, max_attempts: int) -> Processed:
     """Apply one stored event if it is not handled yet: effect and mark in one transaction."""
     try:
         async with in_transaction() as conn:
             event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
             if event.status not in UNHANDLED:
-                return Processed(event.status)
+                return Processed(event.status, event.attempts)
             outcome = await _apply(conn, event)
             event.status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
             event.processed_at = datetime.now(UTC)
             event.attempts += 1
-            event.last_error = None
+            event.last_error = event.next_attempt_at = None
             await event.save(using_db=conn)
     except Exception as exc:
-        await _record_failure(event_id, exc)
-        return Processed(StripeEventStatus.FAILED)
+        return await _record_failure(event_id, exc, max_attempts)
     needs_card = outcome is not None and outcome.needs_card_details
-    return Processed(event.status, outcome.payment_id if outcome and needs_card else None)
+    payment_id = outcome.payment_id if outcome and needs_card else None
+    return Processed(event.status, event.attempts, payment_without_card=payment_id)
+
+
+async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
+    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=exc)
+    # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
+    error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\0")[:2000]
+    async with in_transaction() as conn:
+        event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
+        if event.status in UNHANDLED:
+            event.attempts += 1
+            dead = event.attempts >= max_attempts
+            event.status = StripeEventStatus.DEAD if dead else StripeEventStatus.FAILED
+            event.next_attempt_at = None if dead else datetime.now(UTC) + backoff(event.attempts)
+            event.last_error = error
+            await event.save(using_db=conn)
+    unknown = exc.intent_id if isinstance(exc, payments.UnknownPaymentIntent) else None
+    return Processed(event.status, event.attempts, unknown_intent=unknown)
+
+
+async def mark_ignored(event_id: str, reason: str) -> None:
+    await StripeEvent.filter(id=event_id, status__in=UNHANDLED).update(
+        status=StripeEventStatus.IGNORED, last_error=reason[:2000], next_attempt_at=None
+    )
+
+
+async def due(limit: int, pending_grace: timedelta) -> list[str]:
+    """Events a worker should try now: never queued (crash after storing), or retries due."""
+    now = datetime.now(UTC)
+    rows = (
+        await StripeEvent.filter(
+            Q(status=StripeEventStatus.PENDING, received_at__lt=now - pending_grace)
+            | Q(status=StripeEventStatus.FAILED, next_attempt_at__lte=now)
+        )
+        .order_by("received_at")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    return [str(row) for row in rows]
+
+
+async def replay(event_ids: list[str]) -> list[str]:
+    """Put failed and dead events back in line; handled events stay exactly as they are."""
+    await StripeEvent.filter(
+        id__in=event_ids, status__in=(StripeEventStatus.FAILED, StripeEventStatus.DEAD)
+    ).update(status=StripeEventStatus.PENDING, attempts=0, next_attempt_at=None)
+    return [
+        str(row)
+        for row in await StripeEvent.filter(
+            id__in=event_ids, status=StripeEventStatus.PENDING
+        ).values_list("id", flat=True)
+    ]
+
+
+async def ids_matching(
+    status: StripeEventStatus | None = None, since: datetime | None = None
+) -> list[str]:
+    query = StripeEvent.all()
+    if status is not None:
+        query = query.filter(status=status)
+    if since is not None:
+        query = query.filter(received_at__gte=since)
+    return [str(row) for row in await query.values_list("id", flat=True)]
+
+
+async def events_page(
+    status: StripeEventStatus | None, first: int | None, after: str | None
+) -> Page[StripeEvent]:
+    size = page_size(first)
+    query = StripeEvent.filter(after_filter(after, "received_at"))
+    if status is not None:
+        query = query.filter(status=status)
+    rows = await query.order_by("-received_at", "-id").limit(size + 1) if size else []
+    items = [(encode_cursor(row.received_at, row.id), row) for row in rows]
+    return Page(items[:size], len(items) > size)
 
 
 async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
@@ -121,15 +200,6 @@ async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
         return None
     data_object = json.loads(event.payload)["data"]["object"]
     return await handler(conn, event, data_object)
-
-
-async def _record_failure(event_id: str, exc: Exception) -> None:
-    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=exc)
-    # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
-    error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\0")[:2000]
-    await StripeEvent.filter(id=event_id, status__in=UNHANDLED).update(
-        status=StripeEventStatus.FAILED, attempts=F("attempts") + 1, last_error=error
-    )
 
 
 async def _payment_intent_changed(

@@ -63,6 +63,8 @@ class PaymentIntentSnapshot:
     card: CardDetails | None
     failure_code: str | None
     failure_message: str | None
+    metadata: Mapping[str, str]
+    created: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,15 @@ def payment_intent_snapshot(obj: JSONObject) -> PaymentIntentSnapshot:
         card=_card_of_charge(charge) or _card_of_payment_method(obj.get("payment_method")),
         failure_code=error.get("decline_code") or error.get("code"),
         failure_message=error.get("message"),
+        metadata=_string_map(obj.get("metadata")),
+        created=_optional_int(obj.get("created")),
     )
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}
 
 
 def _latest_charge(obj: JSONObject) -> Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from starlette.background import BackgroundTask
+from asyncpg import PostgresError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import BaseORMException
 
-from kassa.services import payments, stripe_events
+from kassa.services import jobs, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import InvalidWebhook, VerifiedEvent, verify_webhook
 
@@ -39,37 +39,29 @@ async def stripe_webhook(request: Request) -> Response:
     except InvalidWebhook as exc:
         return _error(400, str(exc))
     try:
-        processed = await _store_and_apply(request, runtime, event, body)
+        stored = await _store_and_enqueue(request, runtime, event, body)
     except (BaseORMException, OSError) as exc:
         # Nothing is committed half-way; a 5xx makes Stripe deliver the event again.
         log.error("could not store Stripe event %s: %s", event.id, exc)
         return _error(503, "temporarily unable to store the event")
-    return _answer(processed, runtime)
+    return JSONResponse({"received": True, "status": stored})
 
 
-async def _store_and_apply(
+async def _store_and_enqueue(
     request: Request, runtime: Runtime, event: VerifiedEvent, body: bytes
-) -> stripe_events.Processed:
+) -> str:
+    """Store the event and queue it for the workers; its stored status."""
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     stored = await stripe_events.receive(
         event, body.decode("utf-8"), headers, runtime.expected_events
     )
-    return await stripe_events.process(stored.id)
-
-
-def _answer(processed: stripe_events.Processed, runtime: Runtime) -> Response:
-    body = {"received": True, "status": processed.status.value}
-    if processed.needs_retry:
-        # Stored, but not applied yet (e.g. the payment is not known yet): a 5xx makes
-        # Stripe deliver it again, and the next delivery applies the stored event.
-        return JSONResponse(body, status_code=500)
-    follow_up = None
-    if processed.payment_without_card is not None:
-        # Card details need a Stripe call, which never delays the answer to Stripe.
-        follow_up = BackgroundTask(
-            payments.fill_card_details, processed.payment_without_card, runtime.gateway
-        )
-    return JSONResponse(body, background=follow_up)
+    if stored.status in stripe_events.UNHANDLED:
+        try:
+            await runtime.jobs.enqueue(jobs.STRIPE_EVENT, stored.id)
+        except (OSError, PostgresError) as exc:
+            # Stored is what counts: the workers' sweep queues it if this did not.
+            log.warning("could not queue Stripe event %s: %s", stored.id, exc)
+    return stored.status.value
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

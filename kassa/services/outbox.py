@@ -1,0 +1,88 @@
+"""The outbox: side effects written in the transaction of the change that causes them.
+
+A message is written once per dedupe key (the event and the kind of effect), so a repeated
+event writes nothing new; workers send it, retrying with backoff. Sending is at least once:
+a worker that dies after the effect but before marking it sent sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from kassa.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Mapping[str, object]], Awaitable[None]]
+MAX_ATTEMPTS = 10
+BACKOFF_CAP = timedelta(hours=1)
+
+_senders: dict[str, Sender] = {}
+
+
+def register_sender(kind: str, sender: Sender) -> None:
+    """The function that performs messages of `kind` (mail, host notification, ...)."""
+    _senders[kind] = sender
+
+
+async def add(
+    conn: BaseDBAsyncClient, kind: str, dedupe_key: str, payload: Mapping[str, object]
+) -> None:
+    """Write a message within the caller's transaction; a repeated dedupe key is a no-op."""
+    message = OutboxMessage(id=uuid.uuid4(), kind=kind, dedupe_key=dedupe_key, payload=payload)
+    await conn.execute_query(
+        "INSERT INTO outbox_messages (id, kind, dedupe_key, payload, status, attempts, "
+        "next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'PENDING', 0, now(), now()) "
+        "ON CONFLICT (dedupe_key) DO NOTHING",
+        [
+            message.id,
+            kind,
+            dedupe_key,
+            OutboxMessage._meta.fields_map["payload"].to_db_value(payload, message),
+        ],
+    )
+
+
+async def due(limit: int) -> list[str]:
+    rows = (
+        await OutboxMessage.filter(
+            status=OutboxStatus.PENDING, next_attempt_at__lte=datetime.now(UTC)
+        )
+        .order_by("next_attempt_at")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    return [str(row) for row in rows]
+
+
+async def send(message_id: str) -> OutboxStatus | None:
+    message = await OutboxMessage.get_or_none(id=message_id)
+    if message is None or message.status is not OutboxStatus.PENDING:
+        return message.status if message else None
+    sender = _senders.get(message.kind)
+    try:
+        if sender is None:
+            raise LookupError(f"no sender for outbox messages of kind {message.kind!r}")
+        await sender(message.payload)
+    except Exception as exc:
+        return await _failed(message, exc)
+    message.status, message.sent_at = OutboxStatus.SENT, datetime.now(UTC)
+    await message.save(update_fields=["status", "sent_at"])
+    return message.status
+
+
+async def _failed(message: OutboxMessage, exc: Exception) -> OutboxStatus:
+    log.warning("outbox message %s (%s) failed: %s", message.id, message.kind, exc)
+    message.attempts += 1
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status = OutboxStatus.DEAD
+    delay = min(BACKOFF_CAP, timedelta(seconds=2**message.attempts))
+    message.next_attempt_at = datetime.now(UTC) + delay
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    await message.save(update_fields=["attempts", "status", "next_attempt_at", "last_error"])
+    return message.status

@@ -1,0 +1,103 @@
+"""A worker: drains pgqueuer jobs and, on a timer, queues what is due and reconciles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import asyncpg
+from pgqueuer import Queries, QueueManager
+from pgqueuer.models import Job
+
+from kassa.db import asyncpg_dsn
+from kassa.services import jobs, outbox, stripe_events
+from kassa.services.runtime import Runtime
+from kassa.worker import tasks
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, database_url: str) -> None:
+        self.runtime = runtime
+        self.database_url = database_url
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; jobs in flight finish first."""
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        manager = self._queue_manager(connection)
+        settings = self.runtime.settings
+        batch = max(1, settings.worker_concurrency // 2)
+        draining = asyncio.create_task(
+            manager.run(
+                batch_size=batch,
+                max_concurrent_tasks=2 * batch,
+                heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds),
+            )
+        )
+        timers = [
+            asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
+        ]
+        try:
+            await _first_of(draining, asyncio.create_task(stop.wait()))
+        finally:
+            manager.shutdown.set()
+            for timer in timers:
+                timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(draining, *timers, return_exceptions=True)
+            await connection.close()
+
+    def _queue_manager(self, connection: asyncpg.Connection) -> QueueManager:
+        manager = QueueManager(Queries.from_asyncpg_connection(connection))
+        runtime = self.runtime
+
+        @manager.entrypoint(jobs.STRIPE_EVENT, accepts_context=False)
+        async def stripe_event(job: Job) -> None:
+            await tasks.apply_stripe_event(runtime, _key(job))
+
+        @manager.entrypoint(jobs.OUTBOX_MESSAGE, accepts_context=False)
+        async def outbox_message(job: Job) -> None:
+            await outbox.send(_key(job))
+
+        return manager
+
+    async def sweep(self) -> None:
+        """Queue events never queued (a crash between storing and queueing), retries that
+        are due, and outbox messages due; queued or running ones are skipped."""
+        grace = timedelta(seconds=self.runtime.settings.sweep_interval_seconds)
+        for event_id in await stripe_events.due(SWEEP_BATCH, pending_grace=grace):
+            await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
+        for message_id in await outbox.due(SWEEP_BATCH):
+            await self.runtime.jobs.enqueue(jobs.OUTBOX_MESSAGE, message_id)
+
+
+def _key(job: Job) -> str:
+    return (job.payload or b"").decode()
+
+
+async def _every(
+    seconds: float, action: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await action()
+        except Exception:
+            log.exception("periodic %s failed; trying again next time", action.__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _first_of(*tasks_: asyncio.Task[object]) -> None:
+    done, pending = await asyncio.wait(tasks_, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        if task is not tasks_[0]:
+            task.cancel()
+    for task in done:
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]

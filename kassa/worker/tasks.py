@@ -1,0 +1,40 @@
+"""What one job does; each delegates to a service."""
+
+from __future__ import annotations
+
+import logging
+
+from kassa.models import StripeEventStatus
+from kassa.services import payments, stripe_events
+from kassa.services.runtime import Runtime
+from kassa.services.stripe_gateway import StripeFailure
+
+log = logging.getLogger(__name__)
+
+# An event for an intent kassa does not know is retried this often before kassa asks
+# Stripe about the intent: usually the webhook merely overtook kassa's own write.
+ASK_STRIPE_AFTER_ATTEMPTS = 3
+
+
+async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStatus:
+    max_attempts = runtime.settings.event_max_attempts
+    processed = await stripe_events.process(event_id, max_attempts)
+    if processed.unknown_intent and processed.attempts >= ASK_STRIPE_AFTER_ATTEMPTS:
+        processed = await _resolve_with_stripe(runtime, event_id, processed.unknown_intent)
+    if processed.payment_without_card is not None:
+        await payments.fill_card_details(processed.payment_without_card, runtime.gateway)
+    return processed.status
+
+
+async def _resolve_with_stripe(
+    runtime: Runtime, event_id: str, intent_id: str
+) -> stripe_events.Processed:
+    try:
+        adopted = await payments.adopt_payment_intent(intent_id, runtime.gateway)
+    except StripeFailure as exc:
+        log.warning("could not read PaymentIntent %s from Stripe: %s", intent_id, exc)
+        return stripe_events.Processed(StripeEventStatus.FAILED)
+    if not adopted:
+        await stripe_events.mark_ignored(event_id, f"{intent_id} is not a payment kassa made")
+        return stripe_events.Processed(StripeEventStatus.IGNORED)
+    return await stripe_events.process(event_id, runtime.settings.event_max_attempts)
