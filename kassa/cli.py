@@ -9,11 +9,13 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import uvicorn
 
 from kassa.config import ConfigurationError, Environment, Settings
 from kassa.db import apply_migrations, database_url, ensure_database, pending_migrations
+from kassa.models.stripe_event import StripeEventStatus
 from kassa.secrets import with_dev_jwt_secret
 from kassa.services.identity import OrgRole, issue_dev_token
 from kassa.services.runtime import Runtime
@@ -46,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     _add(commands, "migrate", _migrate, "apply database migrations")
     makemigrations = _add(commands, "makemigrations", _makemigrations, "write a new migration")
     makemigrations.add_argument("--name", default=None)
+    _add(commands, "worker", _worker, "run a worker: apply Stripe events, send the outbox")
     _add(commands, "schema", _schema, "print the GraphQL SDL")
+    events = _add(commands, "events", _events, "list or replay stored Stripe events")
+    events.add_argument("action", choices=["list", "replay"])
+    events.add_argument("--status", choices=[status.value.lower() for status in StripeEventStatus])
+    events.add_argument("--id", dest="event_id", help="one event (replay)")
+    events.add_argument("--dead", action="store_true", help="every dead event (replay)")
+    events.add_argument("--since", type=_duration, help="received within, e.g. 24h, 30m, 7d")
     token = _add(commands, "token", _token, "print a development bearer token")
     token.add_argument("--org", default=None, help="organization id (org_id claim)")
     token.add_argument("--role", default="owner", choices=[role.value for role in OrgRole])
@@ -87,6 +96,34 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_dev_jwt_secret(settings, read_kept=True)
     print(dev_token(settings, args.org, OrgRole(args.role), args.sub, args.platform_admin))
     return 0
+
+
+def _duration(text: str) -> timedelta:
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError("a duration such as 30m, 24h or 7d")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.worker.process import run_worker_process
+
+    settings = with_dev_jwt_secret(settings)
+    Runtime.check(settings)
+    with database_url(settings.database_url, settings.data_dir) as url:
+        return asyncio.run(run_worker_process(settings, url))
+
+
+def _events(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.worker.process import list_events, replay_events
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        if args.action == "list":
+            status = StripeEventStatus(args.status.upper()) if args.status else None
+            return asyncio.run(list_events(url, status, args.since))
+        if not (args.event_id or args.dead or args.since):
+            raise ConfigurationError("replay needs --id EVENT, --dead or --since DURATION")
+        return asyncio.run(replay_events(settings, url, args.event_id, args.dead, args.since))
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:

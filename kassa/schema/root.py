@@ -6,17 +6,37 @@ from typing import Annotated
 
 import strawberry
 
+from kassa import models
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
+from kassa.resolvers import stripe_events as stripe_event_resolvers
 from kassa.schema.errors import UserError
 from kassa.schema.ids import IdKind, decode, kind_of
 from kassa.schema.scalars import DecimalText
-from kassa.schema.types import Info, Node, Organization, Payment, PaymentIntentCreated, Viewer
+from kassa.schema.types import (
+    Connection,
+    Info,
+    Node,
+    Organization,
+    Payment,
+    PaymentIntentCreated,
+    StripeEvent,
+    StripeEventReplayed,
+    Viewer,
+)
 from kassa.services.payments import TopUpRequest
 
 PaymentIntentResult = Annotated[
     PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
 ]
+StripeEventResult = Annotated[
+    StripeEventReplayed | UserError, strawberry.union("StripeEventResult")
+]
+
+
+@strawberry.input
+class ReplayStripeEventInput:
+    event_id: str
 
 
 @strawberry.input
@@ -51,6 +71,16 @@ class Query:
     async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
         return await payment_resolvers.payment(info, id)
 
+    @strawberry.field(description="The Stripe event inbox; platform admins only")
+    async def stripe_events(
+        self,
+        info: Info,
+        status: models.StripeEventStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[StripeEvent]:
+        return await stripe_event_resolvers.events(info, status, first, after)
+
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         kind = kind_of(id)
@@ -66,3 +96,9 @@ class Mutation:
     @strawberry.mutation(description="Start a card top-up of the organization's wallet")
     async def top_up_wallet(self, info: Info, input: TopUpWalletInput) -> PaymentIntentResult:
         return await payment_resolvers.top_up_wallet(info, input.to_request())
+
+    @strawberry.mutation(description="Apply a failed or dead event again; platform admins only")
+    async def replay_stripe_event(
+        self, info: Info, input: ReplayStripeEventInput
+    ) -> StripeEventResult:
+        return await stripe_event_resolvers.replay(info, input.event_id)

@@ -20,6 +20,7 @@ from kassa.services.wallets import WalletEntry
 strawberry.enum(models.PaymentPurpose)
 strawberry.enum(models.PaymentStatus)
 strawberry.enum(models.TransferKind, name="WalletTransactionKind")
+strawberry.enum(models.StripeEventStatus)
 
 T = TypeVar("T")
 Info = strawberry.Info[Context, None]
@@ -202,3 +203,39 @@ class Viewer:
 class PaymentIntentCreated:
     payment: Payment
     client_secret: str
+
+
+@strawberry.type
+class StripeEvent:
+    id: str
+    type: str
+    status: models.StripeEventStatus
+    livemode: bool
+    object_id: str | None
+    attempts: int
+    last_error: str | None
+    created: datetime = strawberry.field(description="Stripe's time of the event")
+    received_at: datetime
+    processed_at: datetime | None
+    next_attempt_at: datetime | None
+
+    @classmethod
+    def of(cls, event: models.StripeEvent) -> StripeEvent:
+        return cls(
+            id=event.id,
+            type=event.type,
+            status=event.status,
+            livemode=event.livemode,
+            object_id=event.object_id,
+            attempts=event.attempts,
+            last_error=event.last_error,
+            created=event.stripe_created,
+            received_at=event.received_at,
+            processed_at=event.processed_at,
+            next_attempt_at=event.next_attempt_at,
+        )
+
+
+@strawberry.type
+class StripeEventReplayed:
+    event: StripeEvent

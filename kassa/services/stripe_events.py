@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import payments
+from kassa.services.errors import not_found
 from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
 from kassa.services.stripe_gateway import VerifiedEvent, payment_intent_snapshot
 
@@ -169,6 +170,13 @@ async def replay(event_ids: list[str]) -> list[str]:
             id__in=event_ids, status=StripeEventStatus.PENDING
         ).values_list("id", flat=True)
     ]
+
+
+async def find(event_id: str) -> StripeEvent:
+    event = await StripeEvent.get_or_none(id=event_id)
+    if event is None:
+        raise not_found("Stripe event", "eventId")
+    return event
 
 
 async def ids_matching(

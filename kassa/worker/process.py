@@ -1,0 +1,82 @@
+"""`kassa worker` and `kassa events`: the worker as its own process, and operator tools."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from tortoise import Tortoise
+
+from kassa.config import Settings
+from kassa.db import tortoise_config
+from kassa.models import StripeEvent, StripeEventStatus
+from kassa.services import jobs, stripe_events
+from kassa.services.runtime import Runtime
+from kassa.worker.runner import Worker
+
+
+@asynccontextmanager
+async def _opened(settings: Settings, url: str) -> AsyncIterator[Runtime]:
+    await Tortoise.init(config=tortoise_config(url))
+    runtime = Runtime.from_settings(settings, url)
+    await runtime.open()
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+        await Tortoise.close_connections()
+
+
+async def run_worker_process(settings: Settings, url: str) -> int:
+    """Work until SIGTERM or SIGINT; jobs in flight finish before the process exits."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with _opened(settings, url) as runtime:
+        print("kassa worker: running (SIGTERM or Ctrl+C stops it)", flush=True)
+        await Worker(runtime, url).run(stop)
+    return 0
+
+
+async def list_events(url: str, status: StripeEventStatus | None, since: timedelta | None) -> int:
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        query = StripeEvent.all().order_by("-received_at")
+        if status is not None:
+            query = query.filter(status=status)
+        if since is not None:
+            query = query.filter(received_at__gte=datetime.now(UTC) - since)
+        for event in await query.limit(1000):
+            error = f"  {event.last_error}" if event.last_error else ""
+            print(
+                f"{event.id}  {event.type}  {event.status}  attempts={event.attempts}  "
+                f"received={event.received_at.isoformat()}{error}"
+            )
+    finally:
+        await Tortoise.close_connections()
+    return 0
+
+
+async def replay_events(
+    settings: Settings,
+    url: str,
+    event_id: str | None,
+    dead: bool,
+    since: timedelta | None,
+) -> int:
+    """Queue failed and dead events again; events already handled stay as they are."""
+    async with _opened(settings.with_overrides(worker_in_process=False), url) as runtime:
+        candidates = [event_id] if event_id else []
+        if dead:
+            candidates += await stripe_events.ids_matching(status=StripeEventStatus.DEAD)
+        if since is not None:
+            candidates += await stripe_events.ids_matching(since=datetime.now(UTC) - since)
+        queued = await stripe_events.replay(candidates)
+        for queued_id in queued:
+            await runtime.jobs.enqueue(jobs.STRIPE_EVENT, queued_id)
+    print(f"{len(queued)} event(s) queued again; {len(set(candidates)) - len(queued)} unchanged")
+    return 0
