@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator
 
 from kassa import models
 from kassa.resolvers.connections import connection
@@ -9,7 +10,7 @@ from kassa.schema import types as gql
 from kassa.schema.errors import UserError
 from kassa.schema.ids import IdKind, decode
 from kassa.services import payments
-from kassa.services.errors import DomainError
+from kassa.services.errors import DomainError, not_found
 
 
 async def payment(info: gql.Info, id: str) -> gql.Payment | None:
@@ -39,6 +40,18 @@ async def organization_payments(
     except DomainError as exc:
         raise query_error(exc) from exc
     return connection(page, gql.Payment.of)
+
+
+async def payment_updates(info: gql.Info, id: str) -> AsyncGenerator[gql.Payment, None]:
+    """The payment now, then again after every committed change, from any process."""
+    caller = await info.context.subscriber()
+    found = await payments.visible_payment(caller, decode(IdKind.PAYMENT, id))
+    if found is None:
+        raise query_error(not_found("payment", "paymentId"))
+    async with info.context.runtime.payment_updates.changes(found.id) as changes:
+        while True:
+            yield gql.Payment.of(await payments.by_id(found.id))
+            await changes.get()
 
 
 async def top_up_wallet(

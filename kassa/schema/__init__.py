@@ -7,7 +7,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from kassa.schema.root import Mutation, Query
+from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 
 
@@ -22,6 +22,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ParserCache,

@@ -32,6 +32,8 @@ class Context:
     runtime: Runtime
     caller: Caller | None
     loaders: Loaders = field(default_factory=Loaders)
+    # Set by strawberry from graphql-transport-ws `connection_init` payloads.
+    connection_params: dict[str, object] | None = None
 
     def require_caller(self) -> Caller:
         if self.caller is None:
@@ -40,6 +42,19 @@ class Context:
                 extensions={"code": "UNAUTHENTICATED"},
             )
         return self.caller
+
+    async def subscriber(self) -> Caller:
+        """The caller of a subscription: the socket's header, else `connection_init`'s."""
+        if self.caller is not None:
+            return self.caller
+        header = (self.connection_params or {}).get("Authorization")
+        if not isinstance(header, str):
+            return self.require_caller()
+        try:
+            caller = await _verified(header, self.runtime)
+        except HTTPException as exc:
+            raise GraphQLError(exc.reason, extensions={"code": "UNAUTHENTICATED"}) from exc
+        return caller or self.require_caller()
 
 
 async def build_context(
@@ -53,6 +68,10 @@ async def _caller(request: Request | WebSocket, runtime: Runtime) -> Caller | No
     header = request.headers.get("authorization")
     if header is None:
         return None
+    return await _verified(header, runtime)
+
+
+async def _verified(header: str, runtime: Runtime) -> Caller | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "Authorization must be 'Bearer <token>'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
@@ -102,3 +103,15 @@ class Mutation:
         self, info: Info, input: ReplayStripeEventInput
     ) -> StripeEventResult:
         return await stripe_event_resolvers.replay(info, input.event_id)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="The payment, then again whenever it changes; its organization only"
+    )
+    async def payment_updated(
+        self, info: Info, payment_id: strawberry.ID
+    ) -> AsyncGenerator[Payment, None]:
+        async for payment in payment_resolvers.payment_updates(info, payment_id):
+            yield payment

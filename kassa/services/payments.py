@@ -24,6 +24,7 @@ from kassa.money import Money, MoneyError, UnsupportedCurrency
 from kassa.services import ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
+from kassa.services.live_updates import announce_payment_updated
 from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
 from kassa.services.stripe_gateway import (
     CardDetails,
@@ -357,6 +358,7 @@ async def apply_payment_intent(
     if status is PaymentStatus.SUCCEEDED:
         await _settle(conn, payment)
     await payment.save(using_db=conn)
+    await announce_payment_updated(conn, payment.id)
     return True
 
 
@@ -461,3 +463,7 @@ async def by_ids(keys: Sequence[uuid.UUID]) -> list[Payment | None]:
     """Payments by id in the order asked, for a per-request DataLoader."""
     found = {payment.id: payment for payment in await Payment.filter(id__in=list(keys))}
     return [found.get(key) for key in keys]
+
+
+async def by_id(payment_id: uuid.UUID) -> Payment:
+    return await Payment.get(id=payment_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kassa.config import ConfigurationError, Settings
 from kassa.services.identity import TokenVerifier
 from kassa.services.jobs import JobQueue
+from kassa.services.live_updates import PaymentUpdates
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
@@ -21,6 +22,7 @@ class Runtime:
     tokens: TokenVerifier
     expected_events: Expectations
     jobs: JobQueue
+    payment_updates: PaymentUpdates
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -53,6 +55,7 @@ class Runtime:
                 livemode=settings.livemode, account=settings.stripe_account_id
             ),
             jobs=JobQueue(database_url),
+            payment_updates=PaymentUpdates(database_url),
         )
 
     async def open(self) -> None:
@@ -60,4 +63,5 @@ class Runtime:
 
     async def close(self) -> None:
         await self.jobs.close()
+        await self.payment_updates.close()
         await self.gateway.aclose()

@@ -1,0 +1,895 @@
+"""Benchmark: Stripe webhook throughput and ack latency of kassa, against pgbench.
+
+Run from the repository root (it needs nothing running; everything is started and stopped
+here, on 127.0.0.1 and a throw-away embedded PostgreSQL):
+
+    .venv/bin/python bench/webhooks.py             # default run, about 1-3 minutes
+    .venv/bin/python bench/webhooks.py --quick     # smoke run, well under a minute
+    .venv/bin/python bench/webhooks.py --events 5000 --seconds 30
+
+What it measures (the goals are from the issue that asked for this benchmark):
+
+1. Throughput, for 4 and 16 concurrent senders: N fresh `WALLET_TOP_UP` payments are written
+   straight into the database, then their signed `payment_intent.succeeded` events are POSTed
+   to `kassa serve` (in-process worker off) by C sender tasks pulling from one queue, while
+   2 separate `kassa worker` processes apply them. The clock runs from the first POST until
+   every payment has its ledger transfer (the database is polled every 50 ms);
+   events/s = N / elapsed. A non-200 answer is delivered again, as Stripe would.
+2. pgbench on the same PostgreSQL at the same concurrency (`-c C -j min(C, 2)`), running a
+   transaction shaped like kassa's ledger write: `UPDATE` of a balance row picked among 1000,
+   `INSERT` of a log row. The table prints kassa events/s / pgbench tps; goal >= 0.4.
+3. Ack latency: signed events for fresh payments sent at a fixed 200 requests/s for
+   `--seconds`, open loop (each request starts at its scheduled time whatever the earlier
+   ones do; latency is measured from that scheduled time). Goal: p99 < 50 ms.
+
+Every process shares the machine: client, API server, workers and PostgreSQL. Server, worker,
+pgbench and PostgreSQL logs go to /tmp/bench-logs/ and are scanned for errors at the end.
+The exit status is 0 when the run was complete (goals met or not), 1 when events were refused
+or never applied, 2 when kassa or PostgreSQL could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TypeAlias
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import stripe
+
+from kassa.db import (
+    apply_migrations,
+    asyncpg_dsn,
+    embedded_postgres,
+    ensure_database,
+    with_database,
+)
+
+LOG_DIR = Path("/tmp/bench-logs")
+HOST = "127.0.0.1"
+CONCURRENCIES = (4, 16)
+WORKERS = 2
+ACK_RATE = 200  # requests per second, open loop
+RATIO_GOAL = 0.4
+P99_GOAL_MS = 50.0
+POLL_SECONDS = 0.05
+AMOUNT = 1000  # minor units per payment
+BALANCE_ROWS = 1000  # rows of the pgbench balance table
+DELIVERY_ATTEMPTS = 5  # a refused event is sent again, like Stripe does, this many times
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+REQUEST_TIMEOUT = 30.0
+
+PGBENCH_SCRIPT = f"""\
+\\set aid random(1, {BALANCE_ROWS})
+\\set delta random(1, 1000)
+BEGIN;
+UPDATE bench_balances SET balance = balance + :delta WHERE id = :aid;
+INSERT INTO bench_log (balance_id, delta, created_at) VALUES (:aid, :delta, now());
+END;
+"""
+
+# asyncpg.Connection is generic only in its stubs.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
+
+
+class BenchError(Exception):
+    """kassa or PostgreSQL could not be set up; the message says where to look."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    events: int
+    ack_seconds: float
+    pgbench_seconds: int
+    warmup_events: int
+    drain_timeout: float
+
+    @property
+    def overall_timeout(self) -> float:
+        """A hard bound on the whole run, far above what a healthy run needs."""
+        phases = len(CONCURRENCIES) + 2  # warm-up, each concurrency, ack latency
+        pgbench = len(CONCURRENCIES) * (self.pgbench_seconds + 60)
+        return 300 + phases * self.drain_timeout + pgbench + 2 * self.ack_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Payments made for one phase, all in one fresh organization."""
+
+    label: str
+    organization_id: uuid.UUID
+    intent_prefix: str
+    intent_ids: list[str]
+
+
+@dataclass(slots=True)
+class Deliveries:
+    """What the webhook endpoint answered during one phase."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    accepted: int = 0
+    refused: int = 0  # events given up on after DELIVERY_ATTEMPTS
+    finished: float = 0.0  # perf_counter() when the last answer came
+
+    def record(self, status: str, latency: float) -> None:
+        self.statuses[status] += 1
+        self.latencies.append(latency)
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """How long until a batch's ledger transfers were all there, and what was not."""
+
+    applied: int
+    expected: int
+    elapsed: float  # from the first POST to the poll that saw the last transfer (or timeout)
+    event_statuses: dict[str, int]
+    last_errors: list[str]
+    wallet_balance: int
+
+    @property
+    def complete(self) -> bool:
+        return self.applied >= self.expected
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputResult:
+    concurrency: int
+    deliveries: Deliveries
+    ingest_elapsed: float
+    drain: Drain
+    pgbench_tps: float | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        return self.drain.applied / self.drain.elapsed if self.drain.elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    rate: int
+    seconds: float
+    deliveries: Deliveries
+    max_start_lag: float
+    drain: Drain
+
+
+@dataclass(slots=True)
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_child(name: str, args: Sequence[str], env: dict[str, str], cwd: Path) -> Child:
+    log_path = LOG_DIR / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            # Its own session: a Ctrl+C reaches only this script, which stops it in order.
+            start_new_session=True,
+        )
+    return Child(name, process, log_path)
+
+
+def stop_children(children: Sequence[Child]) -> None:
+    """SIGTERM all, wait up to STOP_TIMEOUT, then SIGKILL whatever is left."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"  {child.name} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
+            child.process.kill()
+            child.process.wait(timeout=STOP_TIMEOUT)
+
+
+def kassa_env(database_url: str, port: int, webhook_secret: str, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KASSA_HOST": HOST,
+        "KASSA_PORT": str(port),
+        "KASSA_WORKER_IN_PROCESS": "false",
+        "KASSA_ENV": "development",
+        "KASSA_DATA_DIR": str(data_dir),
+        # Processing `payment_intent.succeeded` without a payment method calls no Stripe API;
+        # should kassa call it anyway, the call fails at once here instead of leaving 127.0.0.1.
+        "STRIPE_SECRET_KEY": "sk_test_bench_" + secrets.token_hex(12),
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
+        "KASSA_JWT_SECRET": secrets.token_urlsafe(48),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_kassa(
+    database_url: str, webhook_secret: str, work_dir: Path
+) -> AsyncIterator[str]:
+    """`kassa serve` plus WORKERS `kassa worker` processes; yields the API's base URL."""
+    port = free_port()
+    env = kassa_env(database_url, port, webhook_secret, work_dir / "kassa-data")
+    kassa = [sys.executable, "-m", "kassa.cli"]
+    children: list[Child] = []
+    try:
+        children.append(start_child("server", [*kassa, "serve"], env, work_dir))
+        for number in range(1, WORKERS + 1):
+            children.append(start_child(f"worker-{number}", [*kassa, "worker"], env, work_dir))
+        base_url = f"http://{HOST}:{port}"
+        await wait_until_ready(base_url, children)
+        yield base_url
+    finally:
+        stop_children(children)
+
+
+async def wait_until_ready(base_url: str, children: Sequence[Child]) -> None:
+    """Until GET /healthz answers 200 and every worker has said it is running."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    workers = [child for child in children if child.name.startswith("worker")]
+    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
+        while True:
+            for child in children:
+                if child.process.poll() is not None:
+                    raise BenchError(
+                        f"{child.name} exited with status {child.process.returncode}; "
+                        f"see {child.log_path}"
+                    )
+            with contextlib.suppress(httpx.HTTPError):
+                healthy = (await client.get("/healthz")).status_code == 200
+                running = all(
+                    b"kassa worker: running" in child.log_path.read_bytes() for child in workers
+                )
+                if healthy and running:
+                    return
+            if time.monotonic() > deadline:
+                raise BenchError(f"kassa was not ready within {READY_TIMEOUT:.0f} s; see {LOG_DIR}")
+            await asyncio.sleep(0.2)
+
+
+# -- kassa's data ----------------------------------------------------------------------------
+
+
+async def create_payments(conn: Connection, label: str, count: int) -> Batch:
+    """One new organization with `count` wallet top-ups awaiting their payment."""
+    organization_id = uuid.uuid4()
+    tag = organization_id.hex[:8]
+    await conn.execute(
+        "INSERT INTO organizations (id, external_id, name, created_at) VALUES ($1, $2, $3, now())",
+        organization_id,
+        f"bench-{label}-{tag}",
+        f"bench {label}",
+    )
+    now = datetime.now(UTC)
+    prefix = f"pi_bench_{label}_{tag}_"
+    intent_ids = [f"{prefix}{number}" for number in range(count)]
+    records = [
+        (
+            uuid.uuid4(),
+            organization_id,
+            "WALLET_TOP_UP",
+            "REQUIRES_PAYMENT_METHOD",
+            AMOUNT,
+            "usd",
+            0,
+            intent_id,
+            now,
+            now,
+        )
+        for intent_id in intent_ids
+    ]
+    await conn.copy_records_to_table(
+        "payments",
+        records=records,
+        columns=[
+            "id",
+            "organization_id",
+            "purpose",
+            "status",
+            "amount",
+            "currency",
+            "amount_refunded",
+            "stripe_payment_intent_id",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    return Batch(label, organization_id, prefix, intent_ids)
+
+
+def succeeded_event(intent_id: str, amount: int) -> str:
+    """A minimal Stripe `payment_intent.succeeded` event, as kassa's handler reads it."""
+    event = {
+        "id": f"evt_bench_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2024-06-20",
+        "data": {
+            "object": {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount,
+                "currency": "usd",
+                "status": "succeeded",
+                "latest_charge": None,
+                "payment_method": None,
+                "last_payment_error": None,
+                "metadata": {},
+            }
+        },
+    }
+    return json.dumps(event)
+
+
+def ignored_event() -> str:
+    """An event of a type kassa stores and then ignores (no payment is touched)."""
+    event = {
+        "id": f"evt_bench_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": "customer.created",
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2024-06-20",
+        "data": {"object": {"id": f"cus_bench_{uuid.uuid4().hex[:14]}", "object": "customer"}},
+    }
+    return json.dumps(event)
+
+
+async def applied_transfers(conn: Connection, batch: Batch) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM ledger_transfers t JOIN payments p ON p.id = t.payment_id "
+        "WHERE p.organization_id = $1 AND t.idempotency_key LIKE 'payment:%:top_up'",
+        batch.organization_id,
+    )
+    return int(count)
+
+
+async def wait_applied(
+    conn: Connection, batch: Batch, expected: int, started: float, give_up_after: float
+) -> Drain:
+    """Poll every POLL_SECONDS until `expected` transfers of `batch` exist, or for at most
+    `give_up_after` seconds from `started`."""
+    while True:
+        applied = await applied_transfers(conn, batch)
+        elapsed = time.perf_counter() - started
+        if applied >= expected or elapsed > give_up_after:
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    return await describe_drain(conn, batch, applied, expected, elapsed)
+
+
+async def describe_drain(
+    conn: Connection, batch: Batch, applied: int, expected: int, elapsed: float
+) -> Drain:
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM stripe_events WHERE object_id LIKE $1 GROUP BY status",
+        batch.intent_prefix + "%",
+    )
+    errors = await conn.fetch(
+        "SELECT DISTINCT last_error FROM stripe_events "
+        "WHERE object_id LIKE $1 AND last_error IS NOT NULL LIMIT 3",
+        batch.intent_prefix + "%",
+    )
+    balance = await conn.fetchval(
+        "SELECT balance FROM ledger_accounts WHERE key = $1",
+        f"wallet:usd@{batch.organization_id}",
+    )
+    return Drain(
+        applied=applied,
+        expected=expected,
+        elapsed=elapsed,
+        event_statuses={str(row["status"]): int(row["n"]) for row in rows},
+        last_errors=[str(row["last_error"]) for row in errors],
+        wallet_balance=int(balance or 0),
+    )
+
+
+# -- webhook clients -------------------------------------------------------------------------
+
+
+async def deliver(client: httpx.AsyncClient, payload: str, secret: str) -> str:
+    """POST one signed event; its HTTP status, or the name of the transport error."""
+    signature: str = stripe.WebhookSignature.generate_signature_header(payload, secret)
+    headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+    try:
+        response = await client.post("/webhooks/stripe", content=payload.encode(), headers=headers)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return str(response.status_code)
+
+
+async def send_closed_loop(
+    client: httpx.AsyncClient, payloads: Sequence[str], secret: str, concurrency: int
+) -> Deliveries:
+    """`concurrency` senders pulling events from one queue; refusals are sent again."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for payload in payloads:
+        queue.put_nowait(payload)
+    deliveries = Deliveries()
+
+    async def sender() -> None:
+        while True:
+            try:
+                payload = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+                started = time.perf_counter()
+                status = await deliver(client, payload, secret)
+                deliveries.record(status, time.perf_counter() - started)
+                if status == "200":
+                    deliveries.accepted += 1
+                    break
+                if attempt == DELIVERY_ATTEMPTS:
+                    deliveries.refused += 1
+                else:
+                    await asyncio.sleep(0.1 * attempt)
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    deliveries.finished = time.perf_counter()
+    return deliveries
+
+
+def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT)
+
+
+async def throughput(
+    conn: Connection,
+    base_url: str,
+    secret: str,
+    concurrency: int,
+    events: int,
+    label: str,
+    sizes: Sizes,
+) -> ThroughputResult:
+    batch = await create_payments(conn, label, events)
+    payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
+    async with http_client(base_url, concurrency) as client:
+        started = time.perf_counter()
+        sending = asyncio.create_task(send_closed_loop(client, payloads, secret, concurrency))
+        try:
+            # Every payment is expected: refused events are sent again (see DELIVERY_ATTEMPTS).
+            drain = await wait_applied(conn, batch, events, started, sizes.drain_timeout)
+            deliveries = await asyncio.wait_for(sending, timeout=sizes.drain_timeout)
+        finally:
+            if not sending.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
+    ingest_elapsed = deliveries.finished - started
+    return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain)
+
+
+async def ack_latency(
+    conn: Connection, base_url: str, secret: str, rate: int, seconds: float, sizes: Sizes
+) -> AckResult:
+    """Open loop: request i starts at t0 + i / rate; latency counts from that moment."""
+    total = max(1, round(rate * seconds))
+    batch = await create_payments(conn, "ack", total)
+    payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
+    deliveries = Deliveries()
+    start_lags: list[float] = []
+
+    async def one(payload: str, scheduled: float) -> None:
+        start_lags.append(time.perf_counter() - scheduled)
+        status = await deliver(client, payload, secret)
+        deliveries.record(status, time.perf_counter() - scheduled)
+        if status == "200":
+            deliveries.accepted += 1
+        else:
+            deliveries.refused += 1
+
+    async with http_client(base_url, 256) as client:
+        # One request first, so the measured ones do not pay for the first connection.
+        await deliver(client, ignored_event(), secret)
+        tasks: list[asyncio.Task[None]] = []
+        first = time.perf_counter() + 0.05
+        started = first
+        try:
+            for number, payload in enumerate(payloads):
+                scheduled = first + number / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(payload, scheduled)))
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=REQUEST_TIMEOUT + 5)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    drain = await wait_applied(conn, batch, deliveries.accepted, started, sizes.drain_timeout)
+    return AckResult(rate, seconds, deliveries, max(start_lags, default=0.0), drain)
+
+
+# -- pgbench ---------------------------------------------------------------------------------
+
+
+def pgbench_path() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / "pgbench"
+
+
+async def prepare_pgbench(server_url: str, work_dir: Path) -> Path:
+    """The `bench` database with its balance and log tables; the script file."""
+    bench_url = with_database(server_url, "bench")
+    await ensure_database(bench_url)
+    conn: Connection = await asyncpg.connect(asyncpg_dsn(bench_url))
+    try:
+        await conn.execute(
+            "CREATE TABLE bench_balances (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0);"
+            "CREATE TABLE bench_log (id bigserial PRIMARY KEY, balance_id int NOT NULL,"
+            " delta bigint NOT NULL, created_at timestamptz NOT NULL);"
+            f"INSERT INTO bench_balances (id) SELECT generate_series(1, {BALANCE_ROWS});"
+        )
+        await conn.execute("VACUUM ANALYZE bench_balances")
+    finally:
+        await conn.close()
+    script_dir = work_dir / "pgbench"
+    script_dir.mkdir()
+    script_dir.chmod(0o755)  # readable by the embedded_postgres user, should pgbench run as it
+    script = script_dir / "ledger_write.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    script.chmod(0o644)
+    return script
+
+
+async def run_pgbench(socket_dir: str, script: Path, concurrency: int, seconds: int) -> float:
+    """pgbench's tps (without initial connection time); its output goes to LOG_DIR."""
+    command = [
+        str(pgbench_path()),
+        "-n",  # no vacuum of pgbench's own tables: the script uses its own
+        "-c",
+        str(concurrency),
+        "-j",
+        str(min(concurrency, 2)),
+        "-T",
+        str(seconds),
+        "-f",
+        str(script),
+        "-h",
+        socket_dir,
+        "-U",
+        "postgres",
+        "bench",
+    ]
+    attempts = [command]
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        # As root the server runs as `embedded_postgres`; pgbench normally connects fine as
+        # root over the trusted socket, this is the fallback if the socket is not reachable.
+        attempts.append(["runuser", "-u", "embedded_postgres", "--", *command])
+    log_path = LOG_DIR / f"pgbench-c{concurrency}.log"
+    outputs: list[str] = []
+    for attempt in attempts:
+        output, returncode = await run_bounded(attempt, limit_seconds=seconds + 60)
+        outputs.append(f"$ {' '.join(attempt)}\n{output}\n(exit status {returncode})\n")
+        log_path.write_text("\n".join(outputs))
+        match = re.search(r"^tps = ([0-9.]+)", output, re.MULTILINE)
+        if returncode == 0 and match:
+            return float(match.group(1))
+    raise BenchError(f"pgbench failed; see {log_path}")
+
+
+async def run_bounded(command: Sequence[str], limit_seconds: float) -> tuple[str, int]:
+    """Run `command`, killing it after `limit_seconds`; its output and exit status."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        stdout, _ = await asyncio.wait_for(process.communicate(), timeout=limit_seconds)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return stdout.decode(errors="replace"), process.returncode or 0
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (0 < fraction <= 1) of `values`."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5 - 1e-9)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def statuses_text(statuses: Counter[str]) -> str:
+    return ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
+
+
+def print_throughput(results: Sequence[ThroughputResult], workers: int) -> None:
+    print()
+    print(
+        f"Throughput: HTTP ingest -> applied ledger transfer, {workers} workers "
+        f"({results[0].drain.expected} events per row)"
+    )
+    header = (
+        f"{'senders':>7}  {'kassa events/s':>14}  {'pgbench tps':>11}  {'ratio':>6}  "
+        f"{'goal >= ' + str(RATIO_GOAL):>11}  {'ingest acks/s':>13}  {'ack p50':>9}  {'ack p99':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        tps = result.pgbench_tps or 0.0
+        ratio = result.events_per_second / tps if tps else float("nan")
+        verdict = met(ratio >= RATIO_GOAL) if result.drain.complete else "incomplete"
+        accepted = result.deliveries.accepted
+        ingest = accepted / result.ingest_elapsed if result.ingest_elapsed else 0.0
+        latencies = result.deliveries.latencies
+        print(
+            f"{result.concurrency:>7}  {result.events_per_second:>14.1f}  {tps:>11.1f}  "
+            f"{ratio:>6.2f}  {verdict:>11}  {ingest:>13.1f}  "
+            f"{ms(percentile(latencies, 0.5)):>9}  {ms(percentile(latencies, 0.99)):>9}"
+        )
+    print(
+        "(ingest acks/s: accepted events / wall time the senders spent posting; ack p50/p99: "
+        "closed-loop POST latency under this load)"
+    )
+
+
+def print_ack(result: AckResult) -> None:
+    latencies = result.deliveries.latencies
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    print()
+    print(
+        f"Ack latency: {len(latencies)} signed events at a fixed {result.rate} req/s for "
+        f"{result.seconds:g} s (open loop, measured from each request's scheduled start)"
+    )
+    print(
+        f"  p50 {ms(p50)}   p99 {ms(p99)}   max {ms(max(latencies, default=0.0))}   "
+        f"goal p99 < {P99_GOAL_MS:g} ms: {met(p99 * 1000 < P99_GOAL_MS)}"
+    )
+    print(
+        f"  client: latest request start {ms(result.max_start_lag)} after its schedule; "
+        f"answers: {statuses_text(result.deliveries.statuses)}"
+    )
+    drain = result.drain
+    print(
+        f"  these events were all applied {drain.elapsed:.1f} s after the first was sent"
+        if drain.complete
+        else f"  only {drain.applied}/{drain.expected} applied after {drain.elapsed:.0f} s"
+    )
+
+
+def check_phase(name: str, deliveries: Deliveries, drain: Drain) -> list[str]:
+    """What looked wrong in one phase (empty when nothing)."""
+    problems: list[str] = []
+    other = {status: n for status, n in deliveries.statuses.items() if status != "200"}
+    if other:
+        problems.append(f"{name}: non-200 answers {other} ({deliveries.refused} given up)")
+    if not drain.complete:
+        problems.append(
+            f"{name}: {drain.applied}/{drain.expected} transfers after {drain.elapsed:.0f} s; "
+            f"events by status {drain.event_statuses}; errors {drain.last_errors}"
+        )
+    elif set(drain.event_statuses) != {"PROCESSED"}:
+        problems.append(f"{name}: events by status {drain.event_statuses} {drain.last_errors}")
+    if drain.wallet_balance != drain.applied * AMOUNT:
+        problems.append(
+            f"{name}: wallet balance {drain.wallet_balance}, expected {drain.applied * AMOUNT}"
+        )
+    return problems
+
+
+LOG_PATTERNS = {
+    "errors": re.compile(r"\bERROR\b|\bCRITICAL\b|^Traceback|\bFATAL\b|\bPANIC\b"),
+    "warnings": re.compile(r"\bWARNING\b"),
+    "HTTP 5xx": re.compile(r'HTTP/1\.[01]" 5\d\d'),
+    "HTTP 4xx": re.compile(r'HTTP/1\.[01]" 4\d\d'),
+}
+
+
+def scan_logs() -> list[str]:
+    """Counts of error-looking lines in each log, with the first such line."""
+    findings: list[str] = []
+    for path in sorted(LOG_DIR.glob("*.log")):
+        lines = path.read_text(errors="replace").splitlines()
+        for kind, pattern in LOG_PATTERNS.items():
+            hits = [line for line in lines if pattern.search(line)]
+            if hits:
+                findings.append(f"{path.name}: {len(hits)} {kind}, first: {hits[0].strip()[:160]}")
+    return findings
+
+
+async def leftovers(conn: Connection) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM stripe_events "
+        "WHERE status NOT IN ('PROCESSED', 'IGNORED') GROUP BY status"
+    )
+    found = [f"stripe_events {row['status']}: {row['n']}" for row in rows]
+    queued = await conn.fetchval("SELECT count(*) FROM pgqueuer")
+    if queued:
+        found.append(f"jobs still in the pgqueuer queue: {queued}")
+    return found
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
+    """Everything after PostgreSQL is up; the exit status."""
+    kassa_url = server_url  # embedded_postgres() already names kassa's database
+    socket_dir = parse_qs(urlsplit(kassa_url).query)["host"][0]
+    await ensure_database(kassa_url)
+    await apply_migrations(kassa_url)
+    script = await prepare_pgbench(kassa_url, work_dir)
+    webhook_secret = "whsec_" + secrets.token_hex(24)
+    conn: Connection = await asyncpg.connect(asyncpg_dsn(kassa_url))
+    try:
+        version = await conn.fetchval("SHOW server_version")
+        print(
+            f"kassa webhook benchmark: PostgreSQL {version} (embedded), {os.cpu_count()} CPUs, "
+            f"{sizes.events} events per concurrency, {WORKERS} workers; logs in {LOG_DIR}/"
+        )
+        async with running_kassa(kassa_url, webhook_secret, work_dir) as base_url:
+            print(f"kassa serve on {base_url}; warming up with {sizes.warmup_events} events")
+            warmup = await throughput(
+                conn, base_url, webhook_secret, 4, sizes.warmup_events, "warmup", sizes
+            )
+            problems = check_phase("warm-up", warmup.deliveries, warmup.drain)
+            results: list[ThroughputResult] = []
+            for concurrency in CONCURRENCIES:
+                print(f"  {concurrency} senders: kassa ...", end="", flush=True)
+                result = await throughput(
+                    conn,
+                    base_url,
+                    webhook_secret,
+                    concurrency,
+                    sizes.events,
+                    f"c{concurrency}",
+                    sizes,
+                )
+                print(f" {result.events_per_second:.1f} events/s; pgbench ...", end="", flush=True)
+                tps = await run_pgbench(socket_dir, script, concurrency, sizes.pgbench_seconds)
+                print(f" {tps:.1f} tps", flush=True)
+                results.append(
+                    ThroughputResult(
+                        result.concurrency,
+                        result.deliveries,
+                        result.ingest_elapsed,
+                        result.drain,
+                        tps,
+                    )
+                )
+                problems += check_phase(f"{concurrency} senders", result.deliveries, result.drain)
+            print(f"  ack latency at {ACK_RATE} req/s for {sizes.ack_seconds:g} s ...", flush=True)
+            ack = await ack_latency(
+                conn, base_url, webhook_secret, ACK_RATE, sizes.ack_seconds, sizes
+            )
+            problems += check_phase("ack latency", ack.deliveries, ack.drain)
+            # The sweep would queue any event the server stored but could not queue.
+            problems += await leftovers(conn)
+    finally:
+        await conn.close()
+    print_throughput(results, WORKERS)
+    print_ack(ack)
+    print()
+    print("Checks:")
+    for line in problems or ["every event was accepted and applied exactly once"]:
+        print(f"  {line}")
+    for line in scan_logs() or ["no errors, warnings or 4xx/5xx in the logs"]:
+        print(f"  log {line}")
+    return 1 if problems else 0
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Sizes, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, help="events per concurrency (default 2000)")
+    parser.add_argument("--seconds", type=float, help="ack-latency test length (default 10)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    events = args.events or (200 if args.quick else 2000)
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    if events < 1 or seconds <= 0:
+        parser.error("--events and --seconds must be positive")
+    sizes = Sizes(
+        events=events,
+        ack_seconds=seconds,
+        pgbench_seconds=3 if args.quick else 10,
+        warmup_events=min(events, 20 if args.quick else 100),
+        # Generous: a healthy run applies hundreds of events a second.
+        drain_timeout=max(60.0, events / 20, seconds * 3),
+    )
+    return sizes, args.quick
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+async def _bench_until_signal(server_url: str, sizes: Sizes, work_dir: Path) -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    async with asyncio.timeout(sizes.overall_timeout):
+        return await bench(server_url, sizes, work_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    sizes, _ = parse_args(argv)
+    # SIGTERM unwinds like Ctrl+C, so every process started here is stopped on the way out.
+    signal.signal(signal.SIGTERM, _terminate)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
+    pgdata_log = work_dir / "pg" / "log"  # embedded_postgres() keeps its data in work_dir/pg
+    try:
+        with embedded_postgres(work_dir) as server_url:
+            try:
+                return asyncio.run(_bench_until_signal(server_url, sizes, work_dir))
+            except BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 2
+            except (asyncio.CancelledError, TimeoutError):
+                print("bench: stopped (SIGTERM or overall time limit)", file=sys.stderr)
+                return 1
+            finally:
+                signal.signal(signal.SIGTERM, _terminate)  # asyncio.run reset it
+                if pgdata_log.exists():
+                    shutil.copyfile(pgdata_log, LOG_DIR / "postgres.log")
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
