@@ -47,7 +47,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -56,6 +56,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+import psutil
 import stripe
 
 from kassa.db import (
@@ -156,11 +157,20 @@ class Drain:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuUse:
+    """CPU seconds each group of processes used during a phase, and how busy the machine was."""
+
+    seconds: dict[str, float]
+    busy: float  # fraction of all CPUs, 0..1
+
+
+@dataclass(frozen=True, slots=True)
 class ThroughputResult:
     concurrency: int
     deliveries: Deliveries
     ingest_elapsed: float
     drain: Drain
+    cpu: CpuUse
     pgbench_tps: float | None = None
 
     @property
@@ -175,6 +185,7 @@ class AckResult:
     deliveries: Deliveries
     max_start_lag: float
     drain: Drain
+    cpu: CpuUse
 
 
 @dataclass(slots=True)
@@ -182,6 +193,56 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Kassa:
+    base_url: str
+    children: list[Child]
+
+
+CPU_GROUPS = ("server", "workers", "postgres", "client")
+# CPU seconds by (group, pid); busy and total CPU seconds of the whole machine.
+CpuSnapshot: TypeAlias = "tuple[dict[tuple[str, int], float], float, float]"
+
+
+class CpuMeter:
+    """Per-process CPU time of kassa's processes, PostgreSQL's and this script's own."""
+
+    def __init__(self, kassa: Kassa, postmaster_pid: Path) -> None:
+        self.kassa = kassa
+        self.postmaster_pid = postmaster_pid
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found = [("client", psutil.Process())]
+        for child in self.kassa.children:
+            group = "server" if child.name == "server" else "workers"
+            found.append((group, psutil.Process(child.process.pid)))
+        postmaster = psutil.Process(int(self.postmaster_pid.read_text().split()[0]))
+        found += [("postgres", process) for process in [postmaster, *postmaster.children()]]
+        return found
+
+    def snapshot(self) -> CpuSnapshot:
+        times: dict[tuple[str, int], float] = {}
+        for group, process in self._processes():
+            with contextlib.suppress(psutil.Error):
+                used = process.cpu_times()
+                times[group, process.pid] = used.user + used.system
+        machine = psutil.cpu_times()
+        idle = machine.idle + getattr(machine, "iowait", 0.0)
+        return times, sum(machine) - idle, sum(machine)
+
+    def since(self, start: CpuSnapshot) -> CpuUse:
+        """Use since `start`; processes that ended in between are not counted."""
+        (before, busy_before, total_before), (after, busy_after, total_after) = (
+            start,
+            self.snapshot(),
+        )
+        seconds = dict.fromkeys(CPU_GROUPS, 0.0)
+        for key, used in after.items():
+            seconds[key[0]] += used - before.get(key, 0.0)
+        total = total_after - total_before
+        return CpuUse(seconds, (busy_after - busy_before) / total if total > 0 else 0.0)
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -247,8 +308,8 @@ def kassa_env(database_url: str, port: int, webhook_secret: str, data_dir: Path)
 @contextlib.asynccontextmanager
 async def running_kassa(
     database_url: str, webhook_secret: str, work_dir: Path
-) -> AsyncIterator[str]:
-    """`kassa serve` plus WORKERS `kassa worker` processes; yields the API's base URL."""
+) -> AsyncIterator[Kassa]:
+    """`kassa serve` plus WORKERS `kassa worker` processes, stopped on the way out."""
     port = free_port()
     env = kassa_env(database_url, port, webhook_secret, work_dir / "kassa-data")
     kassa = [sys.executable, "-m", "kassa.cli"]
@@ -259,7 +320,7 @@ async def running_kassa(
             children.append(start_child(f"worker-{number}", [*kassa, "worker"], env, work_dir))
         base_url = f"http://{HOST}:{port}"
         await wait_until_ready(base_url, children)
-        yield base_url
+        yield Kassa(base_url, children)
     finally:
         stop_children(children)
 
@@ -481,7 +542,8 @@ def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
 
 async def throughput(
     conn: Connection,
-    base_url: str,
+    kassa: Kassa,
+    meter: CpuMeter,
     secret: str,
     concurrency: int,
     events: int,
@@ -490,12 +552,14 @@ async def throughput(
 ) -> ThroughputResult:
     batch = await create_payments(conn, label, events)
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
-    async with http_client(base_url, concurrency) as client:
+    async with http_client(kassa.base_url, concurrency) as client:
+        cpu_start = meter.snapshot()
         started = time.perf_counter()
         sending = asyncio.create_task(send_closed_loop(client, payloads, secret, concurrency))
         try:
             # Every payment is expected: refused events are sent again (see DELIVERY_ATTEMPTS).
             drain = await wait_applied(conn, batch, events, started, sizes.drain_timeout)
+            cpu = meter.since(cpu_start)
             deliveries = await asyncio.wait_for(sending, timeout=sizes.drain_timeout)
         finally:
             if not sending.done():
@@ -503,11 +567,17 @@ async def throughput(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sending
     ingest_elapsed = deliveries.finished - started
-    return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain)
+    return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain, cpu)
 
 
 async def ack_latency(
-    conn: Connection, base_url: str, secret: str, rate: int, seconds: float, sizes: Sizes
+    conn: Connection,
+    kassa: Kassa,
+    meter: CpuMeter,
+    secret: str,
+    rate: int,
+    seconds: float,
+    sizes: Sizes,
 ) -> AckResult:
     """Open loop: request i starts at t0 + i / rate; latency counts from that moment."""
     total = max(1, round(rate * seconds))
@@ -525,10 +595,11 @@ async def ack_latency(
         else:
             deliveries.refused += 1
 
-    async with http_client(base_url, 256) as client:
+    async with http_client(kassa.base_url, 256) as client:
         # One request first, so the measured ones do not pay for the first connection.
         await deliver(client, ignored_event(), secret)
         tasks: list[asyncio.Task[None]] = []
+        cpu_start = meter.snapshot()
         first = time.perf_counter() + 0.05
         started = first
         try:
@@ -544,7 +615,8 @@ async def ack_latency(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     drain = await wait_applied(conn, batch, deliveries.accepted, started, sizes.drain_timeout)
-    return AckResult(rate, seconds, deliveries, max(start_lags, default=0.0), drain)
+    cpu = meter.since(cpu_start)
+    return AckResult(rate, seconds, deliveries, max(start_lags, default=0.0), drain, cpu)
 
 
 # -- pgbench ---------------------------------------------------------------------------------
@@ -712,6 +784,24 @@ def print_ack(result: AckResult) -> None:
     )
 
 
+def print_cpu(results: Sequence[ThroughputResult], ack: AckResult) -> None:
+    print()
+    print(f"CPU time per applied event, ms (everything shares the {os.cpu_count()} CPUs)")
+    header = f"{'phase':<12}" + "".join(f"{group:>10}" for group in CPU_GROUPS) + "  machine busy"
+    print(header)
+    print("-" * len(header))
+    rows = [(f"{result.concurrency} senders", result.cpu, result.drain) for result in results]
+    rows.append((f"ack {ack.rate}/s", ack.cpu, ack.drain))
+    for name, cpu, drain in rows:
+        per_event = [cpu.seconds[group] * 1000 / max(drain.applied, 1) for group in CPU_GROUPS]
+        print(
+            f"{name:<12}"
+            + "".join(f"{value:>10.2f}" for value in per_event)
+            + f"  {cpu.busy:>12.0%}"
+        )
+    print("(client: this script, i.e. the senders and the 50 ms database poll)")
+
+
 def check_phase(name: str, deliveries: Deliveries, drain: Drain) -> list[str]:
     """What looked wrong in one phase (empty when nothing)."""
     problems: list[str] = []
@@ -740,11 +830,16 @@ LOG_PATTERNS = {
 }
 
 
+# Logged by every first `apply_migrations` on an empty database: expected, not a finding.
+LOG_NOISE = re.compile(r'relation "tortoise_migrations" does not exist')
+
+
 def scan_logs() -> list[str]:
     """Counts of error-looking lines in each log, with the first such line."""
     findings: list[str] = []
     for path in sorted(LOG_DIR.glob("*.log")):
-        lines = path.read_text(errors="replace").splitlines()
+        text = path.read_text(errors="replace")
+        lines = [line for line in text.splitlines() if not LOG_NOISE.search(line)]
         for kind, pattern in LOG_PATTERNS.items():
             hits = [line for line in lines if pattern.search(line)]
             if hits:
@@ -782,10 +877,11 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
             f"kassa webhook benchmark: PostgreSQL {version} (embedded), {os.cpu_count()} CPUs, "
             f"{sizes.events} events per concurrency, {WORKERS} workers; logs in {LOG_DIR}/"
         )
-        async with running_kassa(kassa_url, webhook_secret, work_dir) as base_url:
-            print(f"kassa serve on {base_url}; warming up with {sizes.warmup_events} events")
+        async with running_kassa(kassa_url, webhook_secret, work_dir) as kassa:
+            meter = CpuMeter(kassa, pgdata(work_dir) / "postmaster.pid")
+            print(f"kassa serve on {kassa.base_url}; warming up with {sizes.warmup_events} events")
             warmup = await throughput(
-                conn, base_url, webhook_secret, 4, sizes.warmup_events, "warmup", sizes
+                conn, kassa, meter, webhook_secret, 4, sizes.warmup_events, "warmup", sizes
             )
             problems = check_phase("warm-up", warmup.deliveries, warmup.drain)
             results: list[ThroughputResult] = []
@@ -793,7 +889,8 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
                 print(f"  {concurrency} senders: kassa ...", end="", flush=True)
                 result = await throughput(
                     conn,
-                    base_url,
+                    kassa,
+                    meter,
                     webhook_secret,
                     concurrency,
                     sizes.events,
@@ -803,27 +900,20 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
                 print(f" {result.events_per_second:.1f} events/s; pgbench ...", end="", flush=True)
                 tps = await run_pgbench(socket_dir, script, concurrency, sizes.pgbench_seconds)
                 print(f" {tps:.1f} tps", flush=True)
-                results.append(
-                    ThroughputResult(
-                        result.concurrency,
-                        result.deliveries,
-                        result.ingest_elapsed,
-                        result.drain,
-                        tps,
-                    )
-                )
+                results.append(replace(result, pgbench_tps=tps))
                 problems += check_phase(f"{concurrency} senders", result.deliveries, result.drain)
             print(f"  ack latency at {ACK_RATE} req/s for {sizes.ack_seconds:g} s ...", flush=True)
             ack = await ack_latency(
-                conn, base_url, webhook_secret, ACK_RATE, sizes.ack_seconds, sizes
+                conn, kassa, meter, webhook_secret, ACK_RATE, sizes.ack_seconds, sizes
             )
             problems += check_phase("ack latency", ack.deliveries, ack.drain)
-            # The sweep would queue any event the server stored but could not queue.
             problems += await leftovers(conn)
     finally:
         await conn.close()
+    copy_postgres_log(work_dir)
     print_throughput(results, WORKERS)
     print_ack(ack)
+    print_cpu(results, ack)
     print()
     print("Checks:")
     for line in problems or ["every event was accepted and applied exactly once"]:
@@ -831,6 +921,16 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
     for line in scan_logs() or ["no errors, warnings or 4xx/5xx in the logs"]:
         print(f"  log {line}")
     return 1 if problems else 0
+
+
+def pgdata(work_dir: Path) -> Path:
+    return work_dir / "pg"  # where embedded_postgres(work_dir) keeps the cluster
+
+
+def copy_postgres_log(work_dir: Path) -> None:
+    log = pgdata(work_dir) / "log"
+    if log.exists():
+        shutil.copyfile(log, LOG_DIR / "postgres.log")
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Sizes, bool]:
@@ -871,8 +971,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl+C, so every process started here is stopped on the way out.
     signal.signal(signal.SIGTERM, _terminate)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("server", "worker-*", "pgbench-*", "postgres"):
+        for stale in LOG_DIR.glob(f"{name}.log"):
+            stale.unlink()
     work_dir = Path(tempfile.mkdtemp(prefix="kassa-bench-"))
-    pgdata_log = work_dir / "pg" / "log"  # embedded_postgres() keeps its data in work_dir/pg
     try:
         with embedded_postgres(work_dir) as server_url:
             try:
@@ -885,8 +987,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             finally:
                 signal.signal(signal.SIGTERM, _terminate)  # asyncio.run reset it
-                if pgdata_log.exists():
-                    shutil.copyfile(pgdata_log, LOG_DIR / "postgres.log")
+                copy_postgres_log(work_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

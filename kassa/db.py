@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pgqueuer import Queries
-from tortoise import Tortoise
+from tortoise.context import TortoiseContext
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -92,16 +92,21 @@ async def drop_database(url: str) -> None:
         await conn.close()
 
 
+@asynccontextmanager
+async def _migration_executor(database_url: str) -> AsyncIterator[MigrationExecutor]:
+    # A context of its own, so that migrating never disturbs the ORM a running process
+    # (a test session, a server) already uses.
+    async with TortoiseContext() as context:
+        await context.init(config=tortoise_config(database_url), init_connections=False)
+        apps = tortoise_config(database_url)["apps"]
+        yield MigrationExecutor(context.connections.get("default"), apps)
+
+
 async def pending_migrations(database_url: str) -> list[str]:
     """What `kassa migrate` would apply (empty when the schema is current)."""
-    await Tortoise.init(config=tortoise_config(database_url), init_connections=False)
-    try:
-        app_config = tortoise_config(database_url)["apps"]
-        executor = MigrationExecutor(get_connection("default"), app_config)
+    async with _migration_executor(database_url) as executor:
         steps = await executor.plan(None)
         pending = [step.migration.name for step in steps if not step.backward]
-    finally:
-        await Tortoise.close_connections()
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return pending if await queue_is_current(conn) else [*pending, "job queue"]
@@ -113,13 +118,8 @@ async def apply_migrations(database_url: str) -> list[str]:
     """Apply every pending migration and install the job queue; return what was applied."""
     pending = await pending_migrations(database_url)
     if pending:
-        await Tortoise.init(config=tortoise_config(database_url), init_connections=False)
-        try:
-            app_config = tortoise_config(database_url)["apps"]
-            executor = MigrationExecutor(get_connection("default"), app_config)
+        async with _migration_executor(database_url) as executor:
             await executor.migrate(None)
-        finally:
-            await Tortoise.close_connections()
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         if not await queue_is_current(conn):

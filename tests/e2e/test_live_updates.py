@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from kassa.db import asyncpg_dsn
 from kassa.services.identity import OrgRole, issue_dev_token
@@ -67,7 +68,8 @@ async def _payment(url: str, intent_id: str) -> tuple[str, str]:
 
 async def _subscribe(cluster: Cluster, token: str, payment_id: str) -> ClientConnection:
     socket = await connect(
-        cluster.base_url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+        cluster.base_url.replace("http", "ws") + "/graphql",
+        subprotocols=[Subprotocol("graphql-transport-ws")],
     )
     await socket.send(
         json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
