@@ -150,6 +150,7 @@ class Drain:
     event_statuses: dict[str, int]
     last_errors: list[str]
     wallet_balance: int
+    succeeded_payments: int
 
     @property
     def complete(self) -> bool:
@@ -162,6 +163,7 @@ class CpuUse:
 
     seconds: dict[str, float]
     busy: float  # fraction of all CPUs, 0..1
+    other: float  # CPU seconds of every other process on the machine (other work, the kernel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +243,9 @@ class CpuMeter:
         seconds = dict.fromkeys(CPU_GROUPS, 0.0)
         for key, used in after.items():
             seconds[key[0]] += used - before.get(key, 0.0)
-        total = total_after - total_before
-        return CpuUse(seconds, (busy_after - busy_before) / total if total > 0 else 0.0)
+        total, busy = total_after - total_before, busy_after - busy_before
+        other = max(0.0, busy - sum(seconds.values()))
+        return CpuUse(seconds, busy / total if total > 0 else 0.0, other)
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -440,11 +443,21 @@ def ignored_event() -> str:
     return json.dumps(event)
 
 
+def wallet_key(batch: Batch) -> str:
+    return f"wallet:usd@{batch.organization_id}"  # kassa.services.ledger.wallet_account
+
+
 async def applied_transfers(conn: Connection, batch: Batch) -> int:
+    """Top-up transfers into the batch's wallet: one per applied payment.
+
+    Found through the wallet's index on `credit_account_id`: this runs every POLL_SECONDS,
+    and a join through `payments` costs PostgreSQL far more CPU than the events themselves.
+    """
     count = await conn.fetchval(
-        "SELECT count(*) FROM ledger_transfers t JOIN payments p ON p.id = t.payment_id "
-        "WHERE p.organization_id = $1 AND t.idempotency_key LIKE 'payment:%:top_up'",
-        batch.organization_id,
+        "SELECT count(*) FROM ledger_transfers WHERE credit_account_id = "
+        "(SELECT id FROM ledger_accounts WHERE key = $1) "
+        "AND idempotency_key LIKE 'payment:%:top_up'",
+        wallet_key(batch),
     )
     return int(count)
 
@@ -476,8 +489,11 @@ async def describe_drain(
         batch.intent_prefix + "%",
     )
     balance = await conn.fetchval(
-        "SELECT balance FROM ledger_accounts WHERE key = $1",
-        f"wallet:usd@{batch.organization_id}",
+        "SELECT balance FROM ledger_accounts WHERE key = $1", wallet_key(batch)
+    )
+    succeeded = await conn.fetchval(
+        "SELECT count(*) FROM payments WHERE organization_id = $1 AND status = 'SUCCEEDED'",
+        batch.organization_id,
     )
     return Drain(
         applied=applied,
@@ -486,6 +502,7 @@ async def describe_drain(
         event_statuses={str(row["status"]): int(row["n"]) for row in rows},
         last_errors=[str(row["last_error"]) for row in errors],
         wallet_balance=int(balance or 0),
+        succeeded_payments=int(succeeded),
     )
 
 
@@ -787,19 +804,24 @@ def print_ack(result: AckResult) -> None:
 def print_cpu(results: Sequence[ThroughputResult], ack: AckResult) -> None:
     print()
     print(f"CPU time per applied event, ms (everything shares the {os.cpu_count()} CPUs)")
-    header = f"{'phase':<12}" + "".join(f"{group:>10}" for group in CPU_GROUPS) + "  machine busy"
+    columns = [*CPU_GROUPS, "other"]
+    header = f"{'phase':<12}" + "".join(f"{group:>10}" for group in columns) + "  machine busy"
     print(header)
     print("-" * len(header))
     rows = [(f"{result.concurrency} senders", result.cpu, result.drain) for result in results]
     rows.append((f"ack {ack.rate}/s", ack.cpu, ack.drain))
     for name, cpu, drain in rows:
-        per_event = [cpu.seconds[group] * 1000 / max(drain.applied, 1) for group in CPU_GROUPS]
+        seconds = [*(cpu.seconds[group] for group in CPU_GROUPS), cpu.other]
+        per_event = [value * 1000 / max(drain.applied, 1) for value in seconds]
         print(
             f"{name:<12}"
             + "".join(f"{value:>10.2f}" for value in per_event)
             + f"  {cpu.busy:>12.0%}"
         )
-    print("(client: this script, i.e. the senders and the 50 ms database poll)")
+    print(
+        "(client: this script: senders and the 50 ms database poll; other: every other process "
+        "and the kernel, high when something else runs on the machine)"
+    )
 
 
 def check_phase(name: str, deliveries: Deliveries, drain: Drain) -> list[str]:
@@ -815,6 +837,10 @@ def check_phase(name: str, deliveries: Deliveries, drain: Drain) -> list[str]:
         )
     elif set(drain.event_statuses) != {"PROCESSED"}:
         problems.append(f"{name}: events by status {drain.event_statuses} {drain.last_errors}")
+    if drain.succeeded_payments != drain.applied:
+        problems.append(
+            f"{name}: {drain.succeeded_payments} payments SUCCEEDED, {drain.applied} transfers"
+        )
     if drain.wallet_balance != drain.applied * AMOUNT:
         problems.append(
             f"{name}: wallet balance {drain.wallet_balance}, expected {drain.applied * AMOUNT}"

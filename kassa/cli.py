@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     makemigrations = _add(commands, "makemigrations", _makemigrations, "write a new migration")
     makemigrations.add_argument("--name", default=None)
     _add(commands, "worker", _worker, "run a worker: apply Stripe events, send the outbox")
+    reconcile = _add(commands, "reconcile", _reconcile, "apply what kassa missed from Stripe")
+    reconcile.add_argument("--since", type=_duration, default=timedelta(hours=24))
     _add(commands, "schema", _schema, "print the GraphQL SDL")
     events = _add(commands, "events", _events, "list or replay stored Stripe events")
     events.add_argument("action", choices=["list", "replay"])
@@ -124,6 +126,15 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
         if not (args.event_id or args.dead or args.since):
             raise ConfigurationError("replay needs --id EVENT, --dead or --since DURATION")
         return asyncio.run(replay_events(settings, url, args.event_id, args.dead, args.since))
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.worker.process import reconcile_once
+
+    settings = with_dev_jwt_secret(settings)
+    Runtime.check(settings)
+    with database_url(settings.database_url, settings.data_dir) as url:
+        return asyncio.run(reconcile_once(settings, url, args.since))
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pgqueuer import Queries
-from tortoise.context import TortoiseContext
 from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
 
 DATABASE_NAME = "kassa"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from pgqueuer import Queries
@@ -31,6 +34,20 @@ class JobQueue:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """True inside for exactly one process at a time across all machines (advisory lock)."""
+        if self._pool is None:
+            raise RuntimeError("the job queue is not open")
+        key = zlib.crc32(name.encode())
+        async with self._pool.acquire() as conn:
+            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     async def enqueue(self, entrypoint: str, key: str) -> bool:
         """Queue `key` for `entrypoint` unless a job for it is already queued or running."""

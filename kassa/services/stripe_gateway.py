@@ -277,6 +277,26 @@ class StripeGateway:
         intent = await self._call(self._client.v1.payment_intents.cancel_async(intent_id))
         return payment_intent_snapshot(intent.to_dict())
 
+    async def payment_intents_since(
+        self, created_from: int, *, max_pages: int = 100
+    ) -> list[PaymentIntentSnapshot]:
+        """PaymentIntents created at or after `created_from`, newest first.
+
+        Pages newest first and stops at the first older one instead of filtering by
+        `created`, which the local Stripe-compatible server does not support.
+        """
+        found: list[PaymentIntentSnapshot] = []
+        params: dict[str, Any] = {"limit": 100}
+        for _ in range(max_pages):
+            page = await self._call(self._client.v1.payment_intents.list_async(cast(Any, params)))
+            intents = [payment_intent_snapshot(item.to_dict()) for item in page.data]
+            recent = [i for i in intents if i.created is None or i.created >= created_from]
+            found.extend(recent)
+            if len(recent) < len(intents) or not page.has_more or not intents:
+                break
+            params["starting_after"] = intents[-1].id
+        return found
+
     async def retrieve_card(self, payment_method_id: str) -> CardDetails | None:
         method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
         return _card_of_payment_method(method.to_dict())

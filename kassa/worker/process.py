@@ -13,7 +13,7 @@ from tortoise import Tortoise
 from kassa.config import Settings
 from kassa.db import tortoise_config
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import jobs, stripe_events
+from kassa.services import jobs, reconciliation, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.worker.runner import Worker
 
@@ -79,4 +79,18 @@ async def replay_events(
         for queued_id in queued:
             await runtime.jobs.enqueue(jobs.STRIPE_EVENT, queued_id)
     print(f"{len(queued)} event(s) queued again; {len(set(candidates)) - len(queued)} unchanged")
+    return 0
+
+
+async def reconcile_once(settings: Settings, url: str, since: timedelta) -> int:
+    async with _opened(settings, url) as runtime:
+        run = await reconciliation.reconcile(runtime.gateway, datetime.now(UTC) - since)
+    print(
+        f"checked {run.checked} PaymentIntent(s) since {run.since.isoformat()}; fixed {run.fixed}"
+    )
+    for fix in run.report:
+        print(
+            f"  {fix['paymentIntent']}  payment {fix['payment']}: {fix['fix']} "
+            f"({fix['from']} -> {fix['to']})"
+        )
     return 0

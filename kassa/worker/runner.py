@@ -6,20 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from pgqueuer import Queries, QueueManager
 from pgqueuer.models import Job
 
 from kassa.db import asyncpg_dsn
-from kassa.services import jobs, outbox, stripe_events
+from kassa.services import jobs, outbox, reconciliation, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.worker import tasks
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+FIRST_RECONCILIATION = timedelta(hours=24)
+# Each run looks a little further back than the last one started, so nothing falls between.
+RECONCILIATION_OVERLAP = timedelta(minutes=5)
 
 
 class Worker:
@@ -42,6 +45,9 @@ class Worker:
         )
         timers = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
+            asyncio.create_task(
+                _every(settings.reconcile_interval_seconds, self.reconcile_if_due, stop)
+            ),
         ]
         try:
             await _first_of(draining, asyncio.create_task(stop.wait()))
@@ -75,6 +81,20 @@ class Worker:
             await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
         for message_id in await outbox.due(SWEEP_BATCH):
             await self.runtime.jobs.enqueue(jobs.OUTBOX_MESSAGE, message_id)
+
+    async def reconcile_if_due(self) -> None:
+        """Reconcile with Stripe once per interval, by whichever worker gets there first."""
+        async with self.runtime.jobs.exclusive("kassa:reconcile") as mine:
+            if not mine:
+                return
+            now = datetime.now(UTC)
+            last = await reconciliation.last_started()
+            interval = timedelta(seconds=self.runtime.settings.reconcile_interval_seconds)
+            if last is not None and now - last < interval:
+                return
+            since = (last or now - FIRST_RECONCILIATION) - RECONCILIATION_OVERLAP
+            run = await reconciliation.reconcile(self.runtime.gateway, since)
+            log.info("reconciliation checked %d intents, fixed %d", run.checked, run.fixed)
 
 
 def _key(job: Job) -> str:
