@@ -18,6 +18,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from kassa.config import Settings
 from kassa.db import schema_is_current, tortoise_config
+from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.services.runtime import Runtime
@@ -127,7 +128,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 methods=["GET", "POST"],
             ),
             WebSocketRoute("/graphql", graphql),
-            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+            Route("/webhooks/stripe", timed_webhook(stripe_webhook), methods=["POST"]),
+            Route("/metrics", metrics),
             Route("/client-config", client_config),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -226,3 +227,32 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.processing": _payment_intent_changed,
     "payment_intent.requires_action": _payment_intent_changed,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStats:
+    """Counts by (type, status), retries by type, and the oldest unhandled event's age."""
+
+    by_type_and_status: list[tuple[str, str, int]]
+    retried_by_type: list[tuple[str, int]]
+    oldest_unhandled_seconds: float
+
+
+async def stats() -> InboxStats:
+    conn = connections.get("default")
+    counts = await conn.execute_query_dict(
+        "SELECT type, status, count(*) AS n FROM stripe_events GROUP BY type, status"
+    )
+    retries = await conn.execute_query_dict(
+        "SELECT type, coalesce(sum(attempts - 1), 0) AS n FROM stripe_events "
+        "WHERE attempts > 1 GROUP BY type"
+    )
+    lag = await conn.execute_query_dict(
+        "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0) AS seconds "
+        "FROM stripe_events WHERE status IN ('PENDING', 'FAILED')"
+    )
+    return InboxStats(
+        [(row["type"], row["status"], int(row["n"])) for row in counts],
+        [(row["type"], int(row["n"])) for row in retries],
+        float(lag[0]["seconds"]),
+    )
