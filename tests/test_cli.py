@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 
 import jwt
+
+from kassa.models import StripeEvent
+from tests.support import Kassa, payment_intent_event, wait_for_event
 
 SECRET = "cli-test-secret-" + "x" * 40
 
@@ -63,3 +68,45 @@ def test_serve_without_stripe_configured_says_what_to_set() -> None:
 
     assert result.returncode == 2
     assert "STRIPE_SECRET_KEY is not set" in result.stderr
+
+
+async def test_events_list_and_replay_from_the_command_line(
+    kassa: Kassa, database_url: str
+) -> None:
+    # given: a dead event
+    member = await kassa.member()
+    created = await kassa.top_up(member, "1.23")
+    event = payment_intent_event(
+        "payment_intent.succeeded",
+        created["payment"]["stripePaymentIntentId"],
+        amount=123,
+        status="succeeded",
+    )
+    event_id = json.loads(event)["id"]
+    await kassa.deliver_and_wait(event)
+    await StripeEvent.filter(id=event_id).update(status="DEAD", last_error="given up")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KASSA_JWT_SECRET": SECRET,
+        "STRIPE_SECRET_KEY": "sk_test_cli",
+    }
+
+    # when
+    listed = await _run_async(env, "events", "list", "--status", "dead")
+    replayed = await _run_async(env, "events", "replay", "--id", event_id)
+
+    # then
+    assert event_id in listed and "given up" in listed
+    assert "1 event(s) queued again" in replayed
+    assert (await wait_for_event(event_id)).status == "PROCESSED"
+    assert (await kassa.wallet(member))["balance"]["amount"] == "1.23"
+
+
+async def _run_async(env: dict[str, str], *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kassa.cli", *args, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0
+    return stdout.decode()
