@@ -94,10 +94,16 @@ async def kassa(
         if serving.done():
             serving.result()
         await asyncio.sleep(0.02)
-    local_stripe.register_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
+    webhook_url = f"{base_url}/webhooks/stripe"
+    local_stripe.register_webhook(webhook_url, WEBHOOK_SECRET)
     browser_http = stripe.HTTPXClient()
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        yield Kassa(http=http, settings=settings, stripe=_stripe_client(local_stripe, browser_http))
+        yield Kassa(
+            http=http,
+            settings=settings,
+            stripe=_stripe_client(local_stripe, browser_http),
+            webhook_url=webhook_url,
+        )
     await browser_http.close_async()  # type: ignore[no-untyped-call]
     server.should_exit = True
     await serving

@@ -76,6 +76,7 @@ class Kassa:
     http: httpx.AsyncClient
     settings: Settings
     stripe: stripe.StripeClient
+    webhook_url: str
 
     def token(
         self,

@@ -56,14 +56,16 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
 def _wait_for_token(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    output: list[str] = []
     while time.monotonic() < deadline:
         line = process.stdout.readline()
+        output.append(line)
         if not line and process.poll() is not None:
-            raise AssertionError(f"kassa demo exited with {process.returncode}")
+            raise AssertionError(f"kassa demo exited with {process.returncode}:\n{''.join(output)}")
         match = re.search(r"Bearer ([\w.-]+)", line)
         if match:
             return match.group(1)
-    raise AssertionError("kassa demo did not print a token in time")
+    raise AssertionError(f"kassa demo printed no token in time:\n{''.join(output)}")
 
 
 def _postgres_running(data_dir: Path) -> bool:

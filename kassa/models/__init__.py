@@ -1,6 +1,7 @@
 """tortoise models. They import nothing of kassa's but each other and `kassa.money`."""
 
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
+from kassa.models.order import Order, OrderStatus
 from kassa.models.organization import Organization
 from kassa.models.outbox import OutboxMessage, OutboxStatus
 from kassa.models.payment import Payment, PaymentPurpose, PaymentStatus
@@ -11,6 +12,8 @@ __all__ = [
     "AccountKind",
     "LedgerAccount",
     "LedgerTransfer",
+    "Order",
+    "OrderStatus",
     "Organization",
     "OutboxMessage",
     "OutboxStatus",

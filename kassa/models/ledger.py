@@ -17,6 +17,8 @@ class AccountKind(StrEnum):
     CREDITS = "credits"
     STRIPE_CLEARING = "stripe_clearing"
     WALLET_SPEND = "wallet_spend"
+    # What an organization has sold through orders, per currency.
+    SALES = "sales"
     CREDITS_ISSUED = "credits_issued"
     CREDITS_CONSUMED = "credits_consumed"
     CREDITS_EXPIRED = "credits_expired"
@@ -24,6 +26,7 @@ class AccountKind(StrEnum):
 
 class TransferKind(StrEnum):
     TOP_UP = "TOP_UP"
+    SALE = "SALE"
     DEBIT = "DEBIT"
     REFUND = "REFUND"
     ADJUSTMENT = "ADJUSTMENT"

@@ -7,6 +7,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 if TYPE_CHECKING:
+    from kassa.models.order import Order
     from kassa.models.organization import Organization
 
 
@@ -39,6 +40,9 @@ class Payment(Model):
         "kassa.Organization", related_name="payments", on_delete=fields.RESTRICT
     )
     purpose = fields.CharEnumField(PaymentPurpose, max_length=32)
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "kassa.Order", related_name="payments", null=True, on_delete=fields.RESTRICT
+    )
     status = fields.CharEnumField(
         PaymentStatus, max_length=32, default=PaymentStatus.REQUIRES_PAYMENT_METHOD
     )

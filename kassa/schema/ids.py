@@ -9,6 +9,7 @@ from enum import StrEnum
 class IdKind(StrEnum):
     ORGANIZATION = "org"
     PAYMENT = "pay"
+    ORDER = "ord"
     WALLET_TRANSACTION = "wtx"
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from kassa import models
+from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import stripe_events as stripe_event_resolvers
@@ -18,6 +19,8 @@ from kassa.schema.types import (
     Connection,
     Info,
     Node,
+    Order,
+    OrderCreated,
     Organization,
     Payment,
     PaymentIntentCreated,
@@ -25,6 +28,7 @@ from kassa.schema.types import (
     StripeEventReplayed,
     Viewer,
 )
+from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
 
 PaymentIntentResult = Annotated[
@@ -33,6 +37,39 @@ PaymentIntentResult = Annotated[
 StripeEventResult = Annotated[
     StripeEventReplayed | UserError, strawberry.union("StripeEventResult")
 ]
+
+
+OrderResult = Annotated[OrderCreated | UserError, strawberry.union("OrderResult")]
+
+
+@strawberry.input
+class CreateOrderInput:
+    organization_id: strawberry.ID
+    amount: DecimalText
+    currency: str
+    reference: str | None = strawberry.field(
+        default=None, description="the host app's id for what is sold; unique per organization"
+    )
+    description: str | None = None
+    customer_email: str | None = None
+    notify_emails: list[str] = strawberry.field(default_factory=list)
+
+    def to_request(self) -> NewOrder:
+        return NewOrder(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            amount=self.amount,
+            currency=self.currency,
+            reference=self.reference,
+            description=self.description,
+            customer_email=self.customer_email,
+            notify_emails=self.notify_emails,
+        )
+
+
+@strawberry.input
+class PayOrderInput:
+    order_id: strawberry.ID
+    payment_method_id: strawberry.ID | None = None
 
 
 @strawberry.input
@@ -72,6 +109,10 @@ class Query:
     async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
         return await payment_resolvers.payment(info, id)
 
+    @strawberry.field(description="null unless visible to the caller")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        return await order_resolvers.order(info, id)
+
     @strawberry.field(description="The Stripe event inbox; platform admins only")
     async def stripe_events(
         self,
@@ -89,6 +130,8 @@ class Query:
             return await organization_resolvers.organization(info, id)
         if kind is IdKind.PAYMENT:
             return await payment_resolvers.payment(info, id)
+        if kind is IdKind.ORDER:
+            return await order_resolvers.order(info, id)
         return None
 
 
@@ -97,6 +140,14 @@ class Mutation:
     @strawberry.mutation(description="Start a card top-up of the organization's wallet")
     async def top_up_wallet(self, info: Info, input: TopUpWalletInput) -> PaymentIntentResult:
         return await payment_resolvers.top_up_wallet(info, input.to_request())
+
+    @strawberry.mutation(description="Record something a host app sells, to be paid")
+    async def create_order(self, info: Info, input: CreateOrderInput) -> OrderResult:
+        return await order_resolvers.create_order(info, input.to_request())
+
+    @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
+    async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
+        return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
 
     @strawberry.mutation(description="Apply a failed or dead event again; platform admins only")
     async def replay_stripe_event(

@@ -9,6 +9,7 @@ import strawberry
 
 from kassa import models
 from kassa.money import Money as DomainMoney
+from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
@@ -21,6 +22,7 @@ strawberry.enum(models.PaymentPurpose)
 strawberry.enum(models.PaymentStatus)
 strawberry.enum(models.TransferKind, name="WalletTransactionKind")
 strawberry.enum(models.StripeEventStatus)
+strawberry.enum(models.OrderStatus)
 
 T = TypeVar("T")
 Info = strawberry.Info[Context, None]
@@ -82,6 +84,11 @@ class Payment(Node):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    model: strawberry.Private[models.Payment]
+
+    @strawberry.field
+    async def order(self, info: Info) -> Order | None:
+        return await order_resolvers.order_of_payment(info, self.model)
 
     @classmethod
     def of(cls, payment: models.Payment) -> Payment:
@@ -102,6 +109,7 @@ class Payment(Node):
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             paid_at=payment.paid_at,
+            model=payment,
         )
 
 
@@ -181,6 +189,16 @@ class Organization(Node):
     ) -> Connection[Payment]:
         return await payment_resolvers.organization_payments(info, self.model, first, after, status)
 
+    @strawberry.field
+    async def orders(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: models.OrderStatus | None = None,
+    ) -> Connection[Order]:
+        return await order_resolvers.organization_orders(info, self.model, first, after, status)
+
 
 @strawberry.type
 class Membership:
@@ -239,3 +257,40 @@ class StripeEvent:
 @strawberry.type
 class StripeEventReplayed:
     event: StripeEvent
+
+
+@strawberry.type
+class Order(Node):
+    reference: str | None
+    description: str | None
+    amount: Money
+    status: models.OrderStatus
+    customer_email: str | None
+    notify_emails: list[str]
+    created_at: datetime
+    updated_at: datetime
+    model: strawberry.Private[models.Order]
+
+    @strawberry.field
+    async def payments(self, info: Info) -> list[Payment]:
+        return await order_resolvers.order_payments(info, self.model)
+
+    @classmethod
+    def of(cls, order: models.Order) -> Order:
+        return cls(
+            id=strawberry.ID(encode(IdKind.ORDER, order.id)),
+            reference=order.reference,
+            description=order.description,
+            amount=Money.of(DomainMoney.of_minor(order.amount, order.currency)),
+            status=order.status,
+            customer_email=order.customer_email,
+            notify_emails=list(order.notify_emails),
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            model=order,
+        )
+
+
+@strawberry.type
+class OrderCreated:
+    order: Order

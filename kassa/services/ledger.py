@@ -40,6 +40,15 @@ def wallet_account(organization_id: uuid.UUID, currency: str) -> AccountRef:
     )
 
 
+def sales_account(organization_id: uuid.UUID, currency: str) -> AccountRef:
+    return AccountRef(
+        f"{AccountKind.SALES}:{currency}@{organization_id}",
+        AccountKind.SALES,
+        currency,
+        organization_id,
+    )
+
+
 def stripe_clearing_account(currency: str) -> AccountRef:
     return AccountRef(
         f"{AccountKind.STRIPE_CLEARING}:{currency}", AccountKind.STRIPE_CLEARING, currency

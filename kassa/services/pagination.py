@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from kassa.services.errors import DomainError, ErrorCode
 
@@ -17,6 +19,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +59,19 @@ def after_filter(cursor: str | None, time_field: str = "created_at") -> Q:
     older: dict[str, Any] = {f"{time_field}__lt": moment}
     same_moment: dict[str, Any] = {time_field: moment, "id__lt": row_id}
     return Q(**older) | Q(**same_moment)
+
+
+async def paginate(
+    query: QuerySet[ModelT], first: int | None, after: str | None, time_field: str = "created_at"
+) -> Page[ModelT]:
+    """A page of `query`, newest first, continuing after the cursor."""
+    size = page_size(first)
+    if size == 0:
+        return Page([], False)
+    rows = (
+        await query.filter(after_filter(after, time_field))
+        .order_by(f"-{time_field}", "-id")
+        .limit(size + 1)
+    )
+    items = [(encode_cursor(getattr(row, time_field), row.pk), row) for row in rows]
+    return Page(items[:size], len(items) > size)

@@ -19,13 +19,21 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from kassa.models import Organization, Payment, PaymentPurpose, PaymentStatus, TransferKind
+from kassa.models import (
+    Order,
+    OrderStatus,
+    Organization,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    TransferKind,
+)
 from kassa.money import Money, MoneyError, UnsupportedCurrency
 from kassa.services import ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
-from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
+from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     CardDetails,
     PaymentIntentSnapshot,
@@ -101,7 +109,7 @@ async def top_up_wallet(
     money = charge_amount(request.amount, request.currency)
     check_idempotency_key(request.idempotency_key)
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
-    return await _attach_payment_intent(payment, organization, gateway, request.payment_method_id)
+    return await attach_payment_intent(payment, organization, gateway, request.payment_method_id)
 
 
 async def _new_payment(
@@ -151,7 +159,7 @@ async def _by_idempotency_key(
     return existing
 
 
-async def _attach_payment_intent(
+async def attach_payment_intent(
     payment: Payment,
     organization: Organization,
     gateway: StripeGateway,
@@ -357,6 +365,7 @@ async def apply_payment_intent(
     payment.last_stripe_event_at = max(observed_at, payment.last_stripe_event_at or observed_at)
     if status is PaymentStatus.SUCCEEDED:
         await _settle(conn, payment)
+    await _follow_order(conn, payment)
     await payment.save(using_db=conn)
     await announce_payment_updated(conn, payment.id)
     return True
@@ -403,18 +412,48 @@ def _set_card(payment: Payment, card: CardDetails) -> None:
 async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     payment.paid_at = payment.paid_at or datetime.now(UTC)
     payment.failure_code = payment.failure_message = None
+    organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
-        await ledger.post_transfer(
-            conn,
-            ledger.Transfer(
-                debit=ledger.stripe_clearing_account(payment.currency),
-                credit=ledger.wallet_account(payment.organization_id, payment.currency),  # type: ignore[attr-defined]
-                amount=payment.amount,
-                kind=TransferKind.TOP_UP,
-                idempotency_key=f"payment:{payment.id}:top_up",
-                payment_id=payment.id,
-            ),
-        )
+        credit, kind = ledger.wallet_account(organization_id, payment.currency), TransferKind.TOP_UP
+    elif payment.purpose is PaymentPurpose.ORDER:
+        credit, kind = ledger.sales_account(organization_id, payment.currency), TransferKind.SALE
+    else:
+        return
+    await ledger.post_transfer(
+        conn,
+        ledger.Transfer(
+            debit=ledger.stripe_clearing_account(payment.currency),
+            credit=credit,
+            amount=payment.amount,
+            kind=kind,
+            idempotency_key=f"payment:{payment.id}:{kind.value.lower()}",
+            payment_id=payment.id,
+        ),
+    )
+
+
+# What a payment's new state makes of its order, from the order states it may leave.
+ORDER_FOLLOWS = {
+    PaymentStatus.SUCCEEDED: (
+        OrderStatus.PAID,
+        (OrderStatus.PENDING, OrderStatus.FAILED, OrderStatus.CANCELED),
+    ),
+    PaymentStatus.FAILED: (OrderStatus.FAILED, (OrderStatus.PENDING,)),
+    PaymentStatus.CANCELED: (OrderStatus.CANCELED, (OrderStatus.PENDING, OrderStatus.FAILED)),
+}
+
+
+async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
+    """An order's status follows its payments: paid once any succeeds, never back."""
+    order_id = payment.order_id  # type: ignore[attr-defined]
+    if order_id is None or payment.status not in ORDER_FOLLOWS:
+        return
+    new_status, from_statuses = ORDER_FOLLOWS[payment.status]
+    await (
+        Order.filter(id=order_id, status__in=from_statuses)
+        .using_db(conn)
+        .update(status=new_status, updated_at=datetime.now(UTC))
+    )
 
 
 async def fill_card_details(payment_id: uuid.UUID, gateway: StripeGateway) -> None:
@@ -448,15 +487,10 @@ async def visible_payment(caller: Caller, payment_id: uuid.UUID | None) -> Payme
 async def organization_payments(
     organization: Organization, first: int | None, after: str | None, status: PaymentStatus | None
 ) -> Page[Payment]:
-    size = page_size(first)
-    if size == 0:
-        return Page([], False)
-    query = Payment.filter(organization=organization).filter(after_filter(after))
+    query = Payment.filter(organization=organization)
     if status is not None:
         query = query.filter(status=status)
-    rows = await query.order_by("-created_at", "-id").limit(size + 1)
-    items = [(encode_cursor(row.created_at, row.id), row) for row in rows]
-    return Page(items[:size], len(items) > size)
+    return await paginate(query, first, after)
 
 
 async def by_ids(keys: Sequence[uuid.UUID]) -> list[Payment | None]:

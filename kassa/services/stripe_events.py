@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import payments
 from kassa.services.errors import not_found
-from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
+from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import VerifiedEvent, payment_intent_snapshot
 
 log = logging.getLogger(__name__)
@@ -194,13 +194,10 @@ async def ids_matching(
 async def events_page(
     status: StripeEventStatus | None, first: int | None, after: str | None
 ) -> Page[StripeEvent]:
-    size = page_size(first)
-    query = StripeEvent.filter(after_filter(after, "received_at"))
+    query = StripeEvent.all()
     if status is not None:
         query = query.filter(status=status)
-    rows = await query.order_by("-received_at", "-id").limit(size + 1) if size else []
-    items = [(encode_cursor(row.received_at, row.id), row) for row in rows]
-    return Page(items[:size], len(items) > size)
+    return await paginate(query, first, after, "received_at")
 
 
 async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:

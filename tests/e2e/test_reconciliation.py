@@ -27,7 +27,7 @@ async def test_missed_webhook_is_found_and_applied_once(
         await kassa.confirm_with_card(created["payment"]["stripePaymentIntentId"], VISA)
         await asyncio.sleep(DELIVERY_WINDOW_SECONDS)
     finally:
-        local_stripe.register_webhook(f"{kassa.http.base_url}webhooks/stripe", secret)
+        local_stripe.register_webhook(kassa.webhook_url, secret)
     assert (await kassa.payment(member, created["payment"]["id"]))["status"] != "SUCCEEDED"
     gateway = StripeGateway(SECRET_KEY, api_base=local_stripe.api_base)
 

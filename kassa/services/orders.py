@@ -1,0 +1,163 @@
+"""Orders: what host apps sell, and paying for them with one PaymentIntent at a time."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
+from kassa.services import organizations, payments
+from kassa.services.errors import DomainError, ErrorCode, not_found
+from kassa.services.identity import Caller
+from kassa.services.pagination import Page, paginate
+from kassa.services.stripe_gateway import StripeGateway
+
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
+MAX_NOTIFY_EMAILS = 10
+# Payments of an order still under way: paying again continues one of these.
+OPEN_PAYMENT = (
+    PaymentStatus.REQUIRES_PAYMENT_METHOD,
+    PaymentStatus.REQUIRES_CONFIRMATION,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.PROCESSING,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    organization_id: uuid.UUID | None
+    amount: str
+    currency: str
+    reference: str | None = None
+    description: str | None = None
+    customer_email: str | None = None
+    notify_emails: list[str] = field(default_factory=list)
+
+
+async def create_order(caller: Caller, request: NewOrder) -> Order:
+    organization = await organizations.require_visible(caller, request.organization_id)
+    money = payments.charge_amount(request.amount, request.currency)
+    _check_order_text(request)
+    try:
+        return await Order.create(
+            organization=organization,
+            reference=request.reference,
+            description=request.description,
+            amount=money.minor,
+            currency=money.currency,
+            customer_email=request.customer_email,
+            notify_emails=request.notify_emails,
+            created_by=caller.user_id,
+        )
+    except IntegrityError:
+        return await _same_order(organization, request, money.minor, money.currency)
+
+
+async def _same_order(
+    organization: Organization, request: NewOrder, amount: int, currency: str
+) -> Order:
+    """A host retrying createOrder with its reference gets the order it already made."""
+    existing = await Order.get(organization=organization, reference=request.reference)
+    if (existing.amount, existing.currency) != (amount, currency):
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "an order with this reference exists with another amount",
+            "reference",
+        )
+    return existing
+
+
+def _check_order_text(request: NewOrder) -> None:
+    _check_length(request.reference, 255, "reference")
+    _check_length(request.description, 1000, "description")
+    if request.customer_email is not None and not EMAIL.fullmatch(request.customer_email):
+        raise DomainError(ErrorCode.INVALID_INPUT, "not an email address", "customerEmail")
+    if len(request.notify_emails) > MAX_NOTIFY_EMAILS or not all(
+        EMAIL.fullmatch(email) for email in request.notify_emails
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"notifyEmails are at most {MAX_NOTIFY_EMAILS} email addresses",
+            "notifyEmails",
+        )
+
+
+def _check_length(text: str | None, limit: int, name: str) -> None:
+    if text is not None and (not text.isprintable() or not 0 < len(text) <= limit):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"{name} is 1 to {limit} printable characters", name
+        )
+
+
+async def visible_order(caller: Caller, order_id: uuid.UUID | None) -> Order | None:
+    if order_id is None:
+        return None
+    order = await Order.get_or_none(id=order_id).prefetch_related("organization")
+    if order is None or not organizations.can_view(caller, order.organization):
+        return None
+    return order
+
+
+async def pay_order(
+    caller: Caller,
+    gateway: StripeGateway,
+    order_id: uuid.UUID | None,
+    payment_method_id: str | None = None,
+) -> payments.PaymentIntentCreated:
+    """One PaymentIntent per attempt: concurrent calls wait for each other and share it."""
+    order = await visible_order(caller, order_id)
+    if order is None:
+        raise not_found("order", "orderId")
+    async with _one_at_a_time(f"kassa:pay_order:{order.id}"):
+        await order.refresh_from_db(fields=["status"])
+        if order.status.is_paid:
+            raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
+        payment = await _open_payment(order) or await Payment.create(
+            organization=order.organization,
+            purpose=PaymentPurpose.ORDER,
+            order=order,
+            amount=order.amount,
+            currency=order.currency,
+            created_by=caller.user_id,
+        )
+        return await payments.attach_payment_intent(
+            payment, order.organization, gateway, payment_method_id
+        )
+
+
+@asynccontextmanager
+async def _one_at_a_time(name: str) -> AsyncIterator[None]:
+    # A transaction-scoped advisory lock: it holds no row, so the writes made meanwhile on
+    # other connections cannot deadlock with it, and it ends with the block.
+    async with in_transaction() as conn:
+        await conn.execute_query_dict("SELECT pg_advisory_xact_lock(hashtext($1))", [name])
+        yield
+
+
+async def _open_payment(order: Order) -> Payment | None:
+    return (
+        await Payment.filter(order=order, status__in=OPEN_PAYMENT).order_by("-created_at").first()
+    )
+
+
+async def by_id(order_id: uuid.UUID) -> Order | None:
+    return await Order.get_or_none(id=order_id)
+
+
+async def order_payments(order: Order) -> list[Payment]:
+    return await Payment.filter(order=order).order_by("created_at")
+
+
+async def organization_orders(
+    organization: Organization, first: int | None, after: str | None, status: OrderStatus | None
+) -> Page[Order]:
+    query = Order.filter(organization=organization)
+    if status is not None:
+        query = query.filter(status=status)
+    return await paginate(query, first, after)
