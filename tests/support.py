@@ -251,6 +251,36 @@ def payment_intent_event(
     return json.dumps(event)
 
 
+def stripe_event(event_type: str, data_object: JSON, created: int | None = None) -> str:
+    """A Stripe-shaped event around `data_object`, from Stripe's own fixture."""
+    event = fixture("event")
+    event.update(
+        id=f"evt_{uuid.uuid4().hex[:24]}",
+        type=event_type,
+        created=created or int(time.time()),
+        livemode=False,
+        data={"object": data_object},
+    )
+    event.pop("account", None)
+    return json.dumps(event)
+
+
+def refund_object(
+    *, intent_id: str, charge_id: str | None, amount: int, currency: str = "usd", status: str
+) -> JSON:
+    refund = fixture("refund")
+    refund.update(
+        id=f"re_{uuid.uuid4().hex[:24]}",
+        amount=amount,
+        currency=currency,
+        payment_intent=intent_id,
+        charge=charge_id,
+        status=status,
+        metadata={},
+    )
+    return refund
+
+
 async def scalar(sql: str, *params: Any) -> Any:
     rows = await connections.get("default").execute_query_dict(sql, list(params))
     return next(iter(rows[0].values())) if rows else None

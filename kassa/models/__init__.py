@@ -6,6 +6,7 @@ from kassa.models.organization import Organization
 from kassa.models.outbox import OutboxMessage, OutboxStatus
 from kassa.models.payment import Payment, PaymentPurpose, PaymentStatus
 from kassa.models.reconciliation import ReconciliationRun
+from kassa.models.refund import Refund, RefundStatus
 from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "PaymentPurpose",
     "PaymentStatus",
     "ReconciliationRun",
+    "Refund",
+    "RefundStatus",
     "StripeEvent",
     "StripeEventStatus",
     "TransferKind",

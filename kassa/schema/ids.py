@@ -10,6 +10,7 @@ class IdKind(StrEnum):
     ORGANIZATION = "org"
     PAYMENT = "pay"
     ORDER = "ord"
+    REFUND = "ref"
     WALLET_TRANSACTION = "wtx"
 
 

@@ -11,6 +11,7 @@ from kassa import models
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
+from kassa.resolvers import refunds as refund_resolvers
 from kassa.resolvers import stripe_events as stripe_event_resolvers
 from kassa.schema.errors import UserError
 from kassa.schema.ids import IdKind, decode, kind_of
@@ -24,12 +25,14 @@ from kassa.schema.types import (
     Organization,
     Payment,
     PaymentIntentCreated,
+    RefundCreated,
     StripeEvent,
     StripeEventReplayed,
     Viewer,
 )
 from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
+from kassa.services.refunds import RefundRequest
 
 PaymentIntentResult = Annotated[
     PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
@@ -70,6 +73,31 @@ class CreateOrderInput:
 class PayOrderInput:
     order_id: strawberry.ID
     payment_method_id: strawberry.ID | None = None
+
+
+RefundResult = Annotated[RefundCreated | UserError, strawberry.union("RefundResult")]
+
+
+@strawberry.input
+class RefundPaymentInput:
+    payment_id: strawberry.ID
+    amount: DecimalText | None = strawberry.field(
+        default=None, description="in the payment's currency; all that is left when omitted"
+    )
+    reason: str | None = None
+    allow_negative_balance: bool = strawberry.field(
+        default=False, description="platform admins: refund a top-up the wallet no longer holds"
+    )
+    idempotency_key: str | None = None
+
+    def to_request(self) -> RefundRequest:
+        return RefundRequest(
+            payment_id=decode(IdKind.PAYMENT, self.payment_id),
+            amount=self.amount,
+            reason=self.reason,
+            allow_negative_balance=self.allow_negative_balance,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 @strawberry.input
@@ -148,6 +176,10 @@ class Mutation:
     @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
     async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
         return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
+
+    @strawberry.mutation(description="Refund all or part of a payment; owners and admins")
+    async def refund_payment(self, info: Info, input: RefundPaymentInput) -> RefundResult:
+        return await refund_resolvers.refund_payment(info, input.to_request())
 
     @strawberry.mutation(description="Apply a failed or dead event again; platform admins only")
     async def replay_stripe_event(

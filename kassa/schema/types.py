@@ -12,6 +12,7 @@ from kassa.money import Money as DomainMoney
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
+from kassa.resolvers import refunds as refund_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.context import Context
 from kassa.schema.ids import IdKind, encode
@@ -23,6 +24,7 @@ strawberry.enum(models.PaymentStatus)
 strawberry.enum(models.TransferKind, name="WalletTransactionKind")
 strawberry.enum(models.StripeEventStatus)
 strawberry.enum(models.OrderStatus)
+strawberry.enum(models.RefundStatus)
 
 T = TypeVar("T")
 Info = strawberry.Info[Context, None]
@@ -89,6 +91,10 @@ class Payment(Node):
     @strawberry.field
     async def order(self, info: Info) -> Order | None:
         return await order_resolvers.order_of_payment(info, self.model)
+
+    @strawberry.field
+    async def refunds(self, info: Info) -> list[Refund]:
+        return await refund_resolvers.refunds_of_payment(info, self.model)
 
     @classmethod
     def of(cls, payment: models.Payment) -> Payment:
@@ -294,3 +300,31 @@ class Order(Node):
 @strawberry.type
 class OrderCreated:
     order: Order
+
+
+@strawberry.type
+class Refund(Node):
+    amount: Money
+    status: models.RefundStatus
+    reason: str | None
+    failure_reason: str | None
+    stripe_refund_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, refund: models.Refund) -> Refund:
+        return cls(
+            id=strawberry.ID(encode(IdKind.REFUND, refund.id)),
+            amount=Money.of(DomainMoney.of_minor(refund.amount, refund.currency)),
+            status=refund.status,
+            reason=refund.reason,
+            failure_reason=refund.failure_reason,
+            stripe_refund_id=refund.stripe_refund_id,
+            created_at=refund.created_at,
+        )
+
+
+@strawberry.type
+class RefundCreated:
+    refund: Refund
+    payment: Payment

@@ -20,10 +20,15 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import payments
+from kassa.services import payments, refunds
 from kassa.services.errors import not_found
 from kassa.services.pagination import Page, paginate
-from kassa.services.stripe_gateway import VerifiedEvent, payment_intent_snapshot
+from kassa.services.stripe_gateway import (
+    VerifiedEvent,
+    payment_intent_snapshot,
+    refund_snapshot,
+    refunds_of_charge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,8 @@ class Outcome:
 
     payment_id: uuid.UUID | None = None
     needs_card_details: bool = False
+    # A `charge.refunded` payload without its refunds: the worker reads them from Stripe.
+    charge_to_sync: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class Processed:
     attempts: int = 0
     payment_without_card: uuid.UUID | None = None
     unknown_intent: str | None = None
+    charge_to_sync: str | None = None
 
 
 UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
@@ -119,7 +127,8 @@ async def process(event_id: str, max_attempts: int) -> Processed:
         return await _record_failure(event_id, exc, max_attempts)
     needs_card = outcome is not None and outcome.needs_card_details
     payment_id = outcome.payment_id if outcome and needs_card else None
-    return Processed(event.status, event.attempts, payment_without_card=payment_id)
+    charge = outcome.charge_to_sync if outcome else None
+    return Processed(event.status, event.attempts, payment_id, charge_to_sync=charge)
 
 
 async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
@@ -217,7 +226,29 @@ async def _payment_intent_changed(
     return Outcome(payment.id, needs_card_details=payment.card_last4 is None)
 
 
+async def _refund_changed(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    refund = await refunds.apply_refund(conn, refund_snapshot(data_object), event.stripe_created)
+    return Outcome(refund.payment_id)  # type: ignore[attr-defined]
+
+
+async def _charge_refunded(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    listed = refunds_of_charge(data_object)
+    if listed is None:
+        return Outcome(charge_to_sync=str(data_object["id"]))
+    for snapshot in listed:
+        await refunds.apply_refund(conn, snapshot, event.stripe_created)
+    return Outcome()
+
+
 HANDLERS: dict[str, Handler] = {
+    "refund.created": _refund_changed,
+    "refund.updated": _refund_changed,
+    "refund.failed": _refund_changed,
+    "charge.refunded": _charge_refunded,
     "payment_intent.succeeded": _payment_intent_changed,
     "payment_intent.payment_failed": _payment_intent_changed,
     "payment_intent.canceled": _payment_intent_changed,

@@ -68,6 +68,18 @@ class PaymentIntentSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundSnapshot:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    metadata: Mapping[str, str]
+    failure_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedEvent:
     id: str
     type: str
@@ -160,6 +172,30 @@ def _string_map(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
     return {str(key): str(item) for key, item in value.items()}
+
+
+def refund_snapshot(obj: JSONObject) -> RefundSnapshot:
+    """Read a Refund (event payload or API answer) into kassa's snapshot."""
+    return RefundSnapshot(
+        id=str(obj["id"]),
+        status=str(obj.get("status") or "pending"),
+        amount=int(obj.get("amount", 0)),
+        currency=str(obj.get("currency", "")).lower(),
+        payment_intent_id=_id_of(obj.get("payment_intent")),
+        charge_id=_id_of(obj.get("charge")),
+        metadata=_string_map(obj.get("metadata")),
+        failure_reason=obj.get("failure_reason")
+        if isinstance(obj.get("failure_reason"), str)
+        else None,
+    )
+
+
+def refunds_of_charge(obj: JSONObject) -> list[RefundSnapshot] | None:
+    """The refunds a `charge.refunded` payload lists; None when this API version omits them."""
+    listed = obj.get("refunds")
+    if not isinstance(listed, Mapping) or not isinstance(listed.get("data"), list):
+        return None
+    return [refund_snapshot(item) for item in listed["data"] if isinstance(item, Mapping)]
 
 
 def _latest_charge(obj: JSONObject) -> Any:
@@ -296,6 +332,23 @@ class StripeGateway:
                 break
             params["starting_after"] = intents[-1].id
         return found
+
+    async def create_refund(
+        self, *, refund_key: str, payment_intent_id: str, amount: int, metadata: dict[str, str]
+    ) -> RefundSnapshot:
+        params = {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata}
+        refund = await self._call(
+            self._client.v1.refunds.create_async(
+                cast(Any, params), options={"idempotency_key": f"kassa:refund:{refund_key}"}
+            )
+        )
+        return refund_snapshot(refund.to_dict())
+
+    async def refunds_for_charge(self, charge_id: str) -> list[RefundSnapshot]:
+        page = await self._call(
+            self._client.v1.refunds.list_async(cast(Any, {"charge": charge_id, "limit": 100}))
+        )
+        return [refund_snapshot(item.to_dict()) for item in page.data]
 
     async def retrieve_card(self, payment_method_id: str) -> CardDetails | None:
         method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from kassa.models import StripeEventStatus
-from kassa.services import payments, stripe_events
+from kassa.services import payments, refunds, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import StripeFailure
 
@@ -23,6 +23,8 @@ async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStat
         processed = await _resolve_with_stripe(runtime, event_id, processed.unknown_intent)
     if processed.payment_without_card is not None:
         await payments.fill_card_details(processed.payment_without_card, runtime.gateway)
+    if processed.charge_to_sync is not None:
+        await refunds.sync_charge(processed.charge_to_sync, runtime.gateway)
     return processed.status
 
 

@@ -1,0 +1,305 @@
+"""Refunds: never more than captured minus refunded, booked once when Stripe says succeeded.
+
+A refund asked through kassa is reserved under the payment's row lock before Stripe is
+called, so two refunds at once cannot both fit into the same remainder. Whatever Stripe
+answers, and every later `refund.*` / `charge.refunded` event, goes through
+`apply_refund`, which also picks up refunds made in Stripe's dashboard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from kassa.models import (
+    LedgerAccount,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    TransferKind,
+)
+from kassa.money import Money, MoneyError
+from kassa.services import ledger, organizations, payments
+from kassa.services.errors import DomainError, ErrorCode, not_found
+from kassa.services.identity import Caller
+from kassa.services.live_updates import announce_payment_updated
+from kassa.services.stripe_gateway import RefundSnapshot, StripeFailure, StripeGateway
+
+STRIPE_STATUS = {
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.REQUIRES_ACTION,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
+}
+
+
+class UnknownRefund(Exception):
+    """A refund event for a payment kassa does not know (yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    payment_id: uuid.UUID | None
+    amount: str | None = None
+    reason: str | None = None
+    allow_negative_balance: bool = False
+    idempotency_key: str | None = None
+
+
+async def refund_payment(
+    caller: Caller, gateway: StripeGateway, request: RefundRequest
+) -> tuple[Refund, Payment]:
+    payment = await _refundable(caller, request)
+    refund = await _reserve(caller, payment, request)
+    if refund.stripe_refund_id is None and refund.status is RefundStatus.PENDING:
+        await _send_to_stripe(refund, payment, gateway)
+    return await Refund.get(id=refund.id), await Payment.get(id=payment.id)
+
+
+async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
+    payment = await payments.visible_payment(caller, request.payment_id)
+    if payment is None:
+        raise not_found("payment", "paymentId")
+    if not organizations.can_manage(caller, payment.organization):
+        raise DomainError(ErrorCode.FORBIDDEN, "only owners and admins may refund", "paymentId")
+    if request.allow_negative_balance and not caller.is_platform_admin:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "only platform admins may allow a negative balance",
+            "allowNegativeBalance",
+        )
+    payments.check_idempotency_key(request.idempotency_key)
+    if request.reason is not None and not 0 < len(request.reason) <= 500:
+        raise DomainError(ErrorCode.INVALID_INPUT, "reason is 1 to 500 characters", "reason")
+    return payment
+
+
+async def _reserve(caller: Caller, payment: Payment, request: RefundRequest) -> Refund:
+    fingerprint = hashlib.sha256(f"{request.amount}|{request.reason}".encode()).hexdigest()
+    async with in_transaction() as conn:
+        locked = await Payment.select_for_update().using_db(conn).get(id=payment.id)
+        if request.idempotency_key:
+            existing = await _by_key(conn, locked, request.idempotency_key, fingerprint)
+            if existing is not None:
+                return existing
+        amount = await _refund_amount(conn, locked, request.amount)
+        if locked.purpose is PaymentPurpose.WALLET_TOP_UP and not request.allow_negative_balance:
+            await _require_wallet_covers(conn, locked, amount)
+        return await Refund.create(
+            using_db=conn,
+            payment=locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=request.reason,
+            idempotency_key=request.idempotency_key,
+            request_fingerprint=fingerprint,
+            created_by=caller.user_id,
+        )
+
+
+async def _by_key(
+    conn: BaseDBAsyncClient, payment: Payment, key: str, fingerprint: str
+) -> Refund | None:
+    existing = await Refund.filter(payment=payment, idempotency_key=key).using_db(conn).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this idempotency key was used for a different refund",
+            "idempotencyKey",
+        )
+    return existing
+
+
+async def _refund_amount(conn: BaseDBAsyncClient, payment: Payment, text: str | None) -> int:
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        raise DomainError(
+            ErrorCode.INVALID_STATE, "only a succeeded payment can be refunded", "paymentId"
+        )
+    held = sum(
+        refund.amount
+        for refund in await Refund.filter(payment=payment).using_db(conn)
+        if refund.status.holds_money
+    )
+    remaining = payment.amount - held
+    amount = remaining if text is None else _amount(text, payment.currency)
+    if remaining <= 0 or amount > remaining:
+        left = Money.of_minor(max(remaining, 0), payment.currency).format()
+        raise DomainError(
+            ErrorCode.REFUND_EXCEEDS_CAPTURED,
+            f"at most {left} {payment.currency.upper()} is left to refund",
+            "amount",
+        )
+    return amount
+
+
+def _amount(text: str, currency: str) -> int:
+    try:
+        return Money.parse(text, currency).minor
+    except MoneyError as exc:
+        raise DomainError(ErrorCode.INVALID_AMOUNT, str(exc), "amount") from exc
+
+
+async def _require_wallet_covers(conn: BaseDBAsyncClient, payment: Payment, amount: int) -> None:
+    key = ledger.wallet_account(payment.organization_id, payment.currency).key  # type: ignore[attr-defined]
+    wallet = await LedgerAccount.filter(key=key).using_db(conn).first()
+    if wallet is None or wallet.balance < amount:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_BALANCE,
+            "the wallet no longer holds this much; a platform admin may allow a negative balance",
+            "amount",
+        )
+
+
+async def _send_to_stripe(refund: Refund, payment: Payment, gateway: StripeGateway) -> None:
+    if payment.stripe_payment_intent_id is None:
+        raise DomainError(ErrorCode.INVALID_STATE, "the payment has no PaymentIntent", "paymentId")
+    try:
+        snapshot = await gateway.create_refund(
+            refund_key=str(refund.id),
+            payment_intent_id=payment.stripe_payment_intent_id,
+            amount=refund.amount,
+            metadata={"kassa_refund_id": str(refund.id), "kassa_reason": refund.reason or ""},
+        )
+    except StripeFailure as exc:
+        await Refund.filter(id=refund.id, stripe_refund_id__isnull=True).update(
+            status=RefundStatus.FAILED, failure_reason=(exc.code or "stripe_error")[:255]
+        )
+        raise payments.provider_error(exc) from exc
+    async with in_transaction() as conn:
+        await apply_refund(conn, snapshot, _observed_now())
+
+
+def _observed_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def apply_refund(
+    conn: BaseDBAsyncClient, snapshot: RefundSnapshot, observed_at: datetime
+) -> Refund:
+    """Bring kassa's refund to Stripe's state, booking money once on success."""
+    refund = await _refund_for(conn, snapshot)
+    if refund.last_stripe_event_at and observed_at < refund.last_stripe_event_at:
+        return refund
+    before, after = refund.status, STRIPE_STATUS.get(snapshot.status, RefundStatus.PENDING)
+    refund.status, refund.stripe_refund_id = after, snapshot.id
+    refund.failure_reason = snapshot.failure_reason
+    refund.last_stripe_event_at = observed_at
+    await refund.save(using_db=conn)
+    if (before is RefundStatus.SUCCEEDED) != (after is RefundStatus.SUCCEEDED):
+        await _book(conn, refund, reverse=before is RefundStatus.SUCCEEDED)
+    return refund
+
+
+async def _refund_for(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund:
+    found = await Refund.filter(stripe_refund_id=snapshot.id).select_for_update().using_db(conn)
+    if found:
+        return found[0]
+    mine = await _refund_named_by(conn, snapshot)
+    if mine is not None:
+        return mine
+    return await _dashboard_refund(conn, snapshot)
+
+
+async def _refund_named_by(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund | None:
+    # The metadata only names a candidate; it must be a refund of the same intent.
+    try:
+        refund_id = uuid.UUID(snapshot.metadata.get("kassa_refund_id", ""))
+    except ValueError:
+        return None
+    refund = await Refund.filter(id=refund_id).select_for_update().using_db(conn).first()
+    if refund is None:
+        return None
+    payment = await Payment.get(id=refund.payment_id).using_db(conn)  # type: ignore[attr-defined]
+    return refund if payment.stripe_payment_intent_id == snapshot.payment_intent_id else None
+
+
+async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund:
+    """A refund made outside kassa (Stripe's dashboard): recorded against its payment."""
+    payment = None
+    if snapshot.payment_intent_id:
+        payment = (
+            await Payment.filter(stripe_payment_intent_id=snapshot.payment_intent_id)
+            .using_db(conn)
+            .first()
+        )
+    if payment is None and snapshot.charge_id:
+        payment = await Payment.filter(stripe_charge_id=snapshot.charge_id).using_db(conn).first()
+    if payment is None:
+        raise UnknownRefund(f"no payment for refund {snapshot.id}")
+    return await Refund.create(
+        using_db=conn,
+        payment=payment,
+        amount=snapshot.amount,
+        currency=snapshot.currency,
+        stripe_refund_id=snapshot.id,
+        reason="made in Stripe's dashboard",
+    )
+
+
+async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> None:
+    """Move the money back (or forward again when Stripe reverses a refund) exactly once."""
+    payment = await Payment.select_for_update().using_db(conn).get(id=refund.payment_id)  # type: ignore[attr-defined]
+    account = _refunded_from(payment)
+    if account is not None:
+        clearing = ledger.stripe_clearing_account(payment.currency)
+        debit, credit = (clearing, account) if reverse else (account, clearing)
+        await ledger.post_transfer(
+            conn,
+            ledger.Transfer(
+                debit=debit,
+                credit=credit,
+                amount=refund.amount,
+                kind=TransferKind.REFUND,
+                idempotency_key=f"refund:{refund.id}" + (":reversed" if reverse else ""),
+                payment_id=payment.id,
+            ),
+        )
+    payment.amount_refunded += -refund.amount if reverse else refund.amount
+    await payment.save(using_db=conn, update_fields=["amount_refunded", "updated_at"])
+    await _follow_order(conn, payment)
+    await announce_payment_updated(conn, payment.id)
+
+
+def _refunded_from(payment: Payment) -> ledger.AccountRef | None:
+    organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
+    if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
+        return ledger.wallet_account(organization_id, payment.currency)
+    if payment.purpose is PaymentPurpose.ORDER:
+        return ledger.sales_account(organization_id, payment.currency)
+    return None
+
+
+async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
+    order_id = payment.order_id  # type: ignore[attr-defined]
+    if order_id is None:
+        return
+    if payment.amount_refunded >= payment.amount:
+        status = OrderStatus.REFUNDED
+    elif payment.amount_refunded > 0:
+        status = OrderStatus.PARTIALLY_REFUNDED
+    else:
+        status = OrderStatus.PAID
+    await (
+        Order.filter(id=order_id).using_db(conn).update(status=status, updated_at=datetime.now(UTC))
+    )
+
+
+async def sync_charge(charge_id: str, gateway: StripeGateway) -> None:
+    """Apply every refund Stripe has for a charge (a `charge.refunded` without its list)."""
+    for snapshot in await gateway.refunds_for_charge(charge_id):
+        async with in_transaction() as conn:
+            await apply_refund(conn, snapshot, _observed_now())
+
+
+async def of_payment(payment_id: uuid.UUID) -> list[Refund]:
+    return await Refund.filter(payment_id=payment_id).order_by("created_at")
