@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
 
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT")
+    smtp_user: str | None = Field(None, alias="SMTP_USER")
+    smtp_password: str | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_from: str = Field("kassa <no-reply@localhost>", alias="SMTP_FROM")
+
     # Background work: `kassa serve`/`demo` run one worker in-process unless turned off.
     worker_in_process: bool = Field(True, alias="KASSA_WORKER_IN_PROCESS")
     worker_concurrency: int = Field(8, alias="KASSA_WORKER_CONCURRENCY")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import stripe
 import uvicorn
+from aiosmtpd.controller import Controller
 
 from kassa.app import create_app
 from kassa.config import Environment, Settings
@@ -28,7 +29,7 @@ from kassa.db import (
     with_database,
 )
 from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
-from tests.support import Kassa
+from tests.support import Inbox, Kassa
 
 WEBHOOK_SECRET = "whsec_kassa_test_" + uuid.uuid4().hex
 JWT_SECRET = "kassa-test-jwt-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
@@ -63,7 +64,27 @@ def local_stripe() -> Iterator[LocalStripe]:
 
 
 @pytest.fixture(scope="session")
-def settings(local_stripe: LocalStripe, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def smtp() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    inbox = Inbox()
+    inbox.port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def settings(
+    local_stripe: LocalStripe, smtp: Inbox, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         KASSA_ENV=Environment.DEVELOPMENT,
         KASSA_DATA_DIR=Path(tmp_path_factory.mktemp("kassa-state")),
@@ -73,6 +94,9 @@ def settings(local_stripe: LocalStripe, tmp_path_factory: pytest.TempPathFactory
         STRIPE_JS_URL=local_stripe.js_url,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         KASSA_JWT_SECRET=JWT_SECRET,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp.port,
+        SMTP_FROM="shop <shop@kassa.test>",
         # Retries and sweeps at test speed.
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import email
+import email.policy
 import json
 import time
 import uuid
 from dataclasses import dataclass
+from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,34 @@ query Wallet($org: ID!, $currency: String!) {
 """
 
 JSON = dict[str, Any]
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str, subject_start: str = "") -> list[EmailMessage]:
+        return [
+            message
+            for message in self.messages
+            if message["To"] == address and str(message["Subject"]).startswith(subject_start)
+        ]
+
+    async def wait_for(self, address: str, subject_start: str, count: int = 1) -> None:
+        deadline = time.monotonic() + WEBHOOK_GRACE_SECONDS
+        while True:
+            if len(self.to(address, subject_start)) >= count or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -64,6 +64,8 @@ class Payment(Model):
     # different arguments is refused instead of silently answering for another request.
     request_fingerprint = fields.CharField(max_length=64, null=True)
     created_by = fields.CharField(max_length=255, null=True)
+    # Where the receipt and refund notices go (the order's customer, or who topped up).
+    receipt_email = fields.CharField(max_length=320, null=True)
     # Stripe `created` time of the last event applied, so older events cannot regress state.
     last_stripe_event_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

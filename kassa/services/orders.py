@@ -125,6 +125,7 @@ async def pay_order(
             amount=order.amount,
             currency=order.currency,
             created_by=caller.user_id,
+            receipt_email=order.customer_email,
         )
         return await payments.attach_payment_intent(
             payment, order.organization, gateway, payment_method_id

@@ -33,6 +33,7 @@ from kassa.services import ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
+from kassa.services.mail import queue_mail
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     CardDetails,
@@ -135,6 +136,7 @@ async def _new_payment(
             idempotency_key=request.idempotency_key,
             request_fingerprint=fingerprint,
             created_by=caller.user_id,
+            receipt_email=caller.email,
         )
     except IntegrityError:
         # The same idempotency key arrived twice at once: the first insert wins.
@@ -430,6 +432,34 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
             payment_id=payment.id,
         ),
     )
+    await _queue_receipt(conn, payment)
+
+
+async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment) -> None:
+    if not payment.receipt_email:
+        return
+    order = await _order_of(conn, payment)
+    money = Money.of_minor(payment.amount, payment.currency)
+    card = f"{payment.card_brand} ending {payment.card_last4}" if payment.card_last4 else None
+    await queue_mail(
+        conn,
+        template="receipt",
+        about=str(payment.id),
+        to=payment.receipt_email,
+        context={
+            "amount": money.format(),
+            "currency": money.currency.upper(),
+            "description": (order.description if order else None) or "Wallet top-up",
+            "paid_at": (payment.paid_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+            "card": card,
+            "payment_id": str(payment.id),
+        },
+    )
+
+
+async def _order_of(conn: BaseDBAsyncClient, payment: Payment) -> Order | None:
+    order_id = payment.order_id  # type: ignore[attr-defined]
+    return await Order.filter(id=order_id).using_db(conn).first() if order_id else None
 
 
 # What a payment's new state makes of its order, from the order states it may leave.
@@ -449,11 +479,32 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
     if order_id is None or payment.status not in ORDER_FOLLOWS:
         return
     new_status, from_statuses = ORDER_FOLLOWS[payment.status]
-    await (
+    changed = await (
         Order.filter(id=order_id, status__in=from_statuses)
         .using_db(conn)
         .update(status=new_status, updated_at=datetime.now(UTC))
     )
+    if changed and new_status is OrderStatus.PAID:
+        await _queue_order_confirmations(conn, order_id)
+
+
+async def _queue_order_confirmations(conn: BaseDBAsyncClient, order_id: uuid.UUID) -> None:
+    """The customer and everyone the host asked to notify (a coach, a venue)."""
+    order = await Order.filter(id=order_id).using_db(conn).get()
+    money = Money.of_minor(order.amount, order.currency)
+    context = {
+        "order_id": str(order.id),
+        "reference": order.reference,
+        "description": order.description,
+        "amount": money.format(),
+        "currency": money.currency.upper(),
+        "customer_email": order.customer_email,
+    }
+    recipients = [order.customer_email, *order.notify_emails]
+    for recipient in dict.fromkeys(email for email in recipients if email):
+        await queue_mail(
+            conn, template="order_confirmation", about=str(order.id), to=recipient, context=context
+        )
 
 
 async def fill_card_details(payment_id: uuid.UUID, gateway: StripeGateway) -> None:

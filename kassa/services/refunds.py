@@ -32,6 +32,7 @@ from kassa.services import ledger, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
+from kassa.services.mail import queue_mail
 from kassa.services.stripe_gateway import RefundSnapshot, StripeFailure, StripeGateway
 
 STRIPE_STATUS = {
@@ -219,7 +220,7 @@ async def _refund_named_by(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) ->
     refund = await Refund.filter(id=refund_id).select_for_update().using_db(conn).first()
     if refund is None:
         return None
-    payment = await Payment.get(id=refund.payment_id).using_db(conn)  # type: ignore[attr-defined]
+    payment = await Payment.filter(id=refund.payment_id).using_db(conn).get()  # type: ignore[attr-defined]
     return refund if payment.stripe_payment_intent_id == snapshot.payment_intent_id else None
 
 
@@ -268,6 +269,26 @@ async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> No
     await payment.save(using_db=conn, update_fields=["amount_refunded", "updated_at"])
     await _follow_order(conn, payment)
     await announce_payment_updated(conn, payment.id)
+    if not reverse and payment.receipt_email:
+        await _queue_refund_notice(conn, refund, payment, payment.receipt_email)
+
+
+async def _queue_refund_notice(
+    conn: BaseDBAsyncClient, refund: Refund, payment: Payment, to: str
+) -> None:
+    await queue_mail(
+        conn,
+        template="refund_notice",
+        about=str(refund.id),
+        to=to,
+        context={
+            "amount": Money.of_minor(refund.amount, refund.currency).format(),
+            "payment_amount": Money.of_minor(payment.amount, payment.currency).format(),
+            "currency": refund.currency.upper(),
+            "reason": refund.reason,
+            "refund_id": str(refund.id),
+        },
+    )
 
 
 def _refunded_from(payment: Payment) -> ledger.AccountRef | None:

@@ -8,6 +8,7 @@ from kassa.config import ConfigurationError, Settings
 from kassa.services.identity import TokenVerifier
 from kassa.services.jobs import JobQueue
 from kassa.services.live_updates import PaymentUpdates
+from kassa.services.mail import Mailer
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
@@ -23,6 +24,7 @@ class Runtime:
     expected_events: Expectations
     jobs: JobQueue
     payment_updates: PaymentUpdates
+    mailer: Mailer
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -56,6 +58,7 @@ class Runtime:
             ),
             jobs=JobQueue(database_url),
             payment_updates=PaymentUpdates(database_url),
+            mailer=Mailer(settings),
         )
 
     async def open(self) -> None:

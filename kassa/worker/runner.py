@@ -13,7 +13,7 @@ from pgqueuer import Queries, QueueManager
 from pgqueuer.models import Job
 
 from kassa.db import asyncpg_dsn
-from kassa.services import jobs, outbox, reconciliation, stripe_events
+from kassa.services import jobs, mail, outbox, reconciliation, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.worker import tasks
 
@@ -29,6 +29,7 @@ class Worker:
     def __init__(self, runtime: Runtime, database_url: str) -> None:
         self.runtime = runtime
         self.database_url = database_url
+        outbox.register_sender(mail.MAIL, runtime.mailer.send)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; jobs in flight finish first."""

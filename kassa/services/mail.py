@@ -1,0 +1,77 @@
+"""Mail to customers, written to the outbox with the change it tells of, sent by workers.
+
+Templates are files (`kassa/templates/mail/<name>.subject.txt`, `.txt`, `.html`). With no
+SMTP_HOST the mail is logged instead of sent, so a development machine needs no server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from email.message import EmailMessage
+
+import aiosmtplib
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from kassa.config import Settings
+from kassa.services import outbox
+
+log = logging.getLogger(__name__)
+
+MAIL = "mail"
+TEMPLATES = Environment(
+    loader=PackageLoader("kassa", "templates/mail"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+)
+
+
+async def queue_mail(
+    conn: BaseDBAsyncClient,
+    *,
+    template: str,
+    about: str,
+    to: str,
+    context: Mapping[str, object],
+) -> None:
+    """Write one mail per (template, subject of it, recipient); repeats write nothing."""
+    payload = {"template": template, "to": to, "context": dict(context)}
+    await outbox.add(conn, MAIL, f"{MAIL}:{template}:{about}:{to.lower()}", payload)
+
+
+def render(payload: Mapping[str, object], sender: str) -> EmailMessage:
+    template, context = str(payload["template"]), payload["context"]
+    assert isinstance(context, Mapping)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = str(payload["to"])
+    subject = TEMPLATES.get_template(f"{template}.subject.txt").render(context)
+    message["Subject"] = subject.strip()
+    message.set_content(TEMPLATES.get_template(f"{template}.txt").render(context))
+    message.add_alternative(
+        TEMPLATES.get_template(f"{template}.html").render(context), subtype="html"
+    )
+    return message
+
+
+class Mailer:
+    """Sends the outbox's mail through the configured SMTP server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def send(self, payload: Mapping[str, object]) -> None:
+        settings = self._settings
+        message = render(payload, settings.smtp_from)
+        if not settings.smtp_host:
+            log.info("mail not sent (SMTP_HOST unset): %s\n%s", message["Subject"], message)
+            return
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            timeout=30,
+        )
