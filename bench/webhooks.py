@@ -1,31 +1,43 @@
 """Benchmark: Stripe webhook throughput and ack latency of kassa, against pgbench.
 
-Run from the repository root (it needs nothing running; everything is started and stopped
-here, on 127.0.0.1 and a throw-away embedded PostgreSQL):
+Run from the repository root with the project's virtualenv (`python bench/webhooks.py`);
+it needs nothing running: everything is started and stopped here, on 127.0.0.1 and a
+throw-away embedded PostgreSQL in a temporary directory:
 
-    .venv/bin/python bench/webhooks.py             # default run, about 1-3 minutes
+    .venv/bin/python bench/webhooks.py             # default run, 2-3 minutes on 2 CPUs
     .venv/bin/python bench/webhooks.py --quick     # smoke run, well under a minute
     .venv/bin/python bench/webhooks.py --events 5000 --seconds 30
 
 What it measures (the goals are from the issue that asked for this benchmark):
 
-1. Throughput, for 4 and 16 concurrent senders: N fresh `WALLET_TOP_UP` payments are written
-   straight into the database, then their signed `payment_intent.succeeded` events are POSTed
-   to `kassa serve` (in-process worker off) by C sender tasks pulling from one queue, while
-   2 separate `kassa worker` processes apply them. The clock runs from the first POST until
-   every payment has its ledger transfer (the database is polled every 50 ms);
-   events/s = N / elapsed. A non-200 answer is delivered again, as Stripe would.
+1. Throughput, for 4 and 16 concurrent senders: N fresh `WALLET_TOP_UP` payments of one new
+   organization are written straight into the database, then their signed
+   `payment_intent.succeeded` events are POSTed to `kassa serve` (in-process worker off) by
+   C sender tasks pulling from one queue, while 2 separate `kassa worker` processes apply
+   them. The clock runs from the first POST until every payment has its ledger transfer
+   (polled every 50 ms); events/s = N / elapsed. A non-200 answer is sent again, as Stripe
+   would. Every top-up moves money from the one `stripe_clearing:usd` account to the
+   organization's wallet, as in production.
 2. pgbench on the same PostgreSQL at the same concurrency (`-c C -j min(C, 2)`), running a
    transaction shaped like kassa's ledger write: `UPDATE` of a balance row picked among 1000,
    `INSERT` of a log row. The table prints kassa events/s / pgbench tps; goal >= 0.4.
 3. Ack latency: signed events for fresh payments sent at a fixed 200 requests/s for
    `--seconds`, open loop (each request starts at its scheduled time whatever the earlier
-   ones do; latency is measured from that scheduled time). Goal: p99 < 50 ms.
+   ones do; latency is measured from that scheduled time, so a backlog shows). Goal:
+   p99 < 50 ms.
 
-Every process shares the machine: client, API server, workers and PostgreSQL. Server, worker,
-pgbench and PostgreSQL logs go to /tmp/bench-logs/ and are scanned for errors at the end.
-The exit status is 0 when the run was complete (goals met or not), 1 when events were refused
-or never applied, 2 when kassa or PostgreSQL could not be started.
+Then: CPU time per event of each process group (kassa server, workers, PostgreSQL, this
+client, everything else on the machine), exactly-once checks on every batch (one transfer
+per SUCCEEDED payment, wallet balance = their sum, every event PROCESSED), and a scan of the
+server, worker, pgbench and PostgreSQL logs, which are written to /tmp/bench-logs/.
+
+There is no Stripe here: kassa gets a fake `sk_test_` key and an API base of 127.0.0.1:9,
+so a Stripe call fails at once, and a reconciliation run is recorded as just done so that
+the workers do not try one. Applying these events makes no Stripe call.
+
+The exit status is 0 when the run was complete (goals met or not), 1 when events were never
+accepted or applied (or on SIGTERM), 2 when kassa, PostgreSQL or pgbench failed or the run
+hit its overall time limit.
 """
 
 from __future__ import annotations
@@ -72,6 +84,7 @@ HOST = "127.0.0.1"
 CONCURRENCIES = (4, 16)
 WORKERS = 2
 ACK_RATE = 200  # requests per second, open loop
+ACK_CONNECTIONS = 64  # at most this many of its requests in flight (plenty to saturate)
 RATIO_GOAL = 0.4
 P99_GOAL_MS = 50.0
 POLL_SECONDS = 0.05
@@ -80,6 +93,7 @@ BALANCE_ROWS = 1000  # rows of the pgbench balance table
 DELIVERY_ATTEMPTS = 5  # a refused event is sent again, like Stripe does, this many times
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+SETTLE_TIMEOUT = 30.0  # at the end, for events stored after their sender gave up
 REQUEST_TIMEOUT = 30.0  # per webhook POST, all included; then it counts as "timeout"
 
 PGBENCH_SCRIPT = f"""\
@@ -91,12 +105,14 @@ INSERT INTO bench_log (balance_id, delta, created_at) VALUES (:aid, :delta, now(
 END;
 """
 
+# An HTTP status ("200"), "timeout" or an httpx error's name; with the body or error text.
+Answer: TypeAlias = "tuple[str, str]"
 # asyncpg.Connection is generic only in its stubs.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
 
 
 class BenchError(Exception):
-    """kassa or PostgreSQL could not be set up; the message says where to look."""
+    """kassa, PostgreSQL or pgbench failed, or time ran out; the message says where to look."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +150,26 @@ class Deliveries:
     accepted: int = 0
     refused: int = 0  # events given up on after DELIVERY_ATTEMPTS
     finished: float = 0.0  # perf_counter() when the last answer came
+    examples: dict[str, str] = field(default_factory=dict)  # first detail of each non-200
 
-    def record(self, status: str, latency: float) -> None:
+    def record(self, answer: Answer, latency: float) -> None:
+        status, detail = answer
         self.statuses[status] += 1
         self.latencies.append(latency)
+        if status != "200":
+            self.examples.setdefault(status, detail)
 
 
 @dataclass(frozen=True, slots=True)
 class Drain:
     """How long until a batch's ledger transfers were all there, and what was not."""
 
+    batch: Batch
     applied: int
     expected: int
     elapsed: float  # from the first POST to the poll that saw the last transfer (or timeout)
     event_statuses: dict[str, int]
     last_errors: list[str]
-    wallet_balance: int
-    succeeded_payments: int
 
     @property
     def complete(self) -> bool:
@@ -186,6 +205,7 @@ class AckResult:
     seconds: float
     deliveries: Deliveries
     max_start_lag: float
+    acked_per_second: float  # 200s / time from the first scheduled start to the last answer
     drain: Drain
     cpu: CpuUse
 
@@ -231,8 +251,10 @@ class CpuMeter:
                 used = process.cpu_times()
                 times[group, process.pid] = used.user + used.system
         machine = psutil.cpu_times()
+        # guest time is also counted in user time on Linux
+        total = sum(v for k, v in machine._asdict().items() if k not in ("guest", "guest_nice"))
         idle = machine.idle + getattr(machine, "iowait", 0.0)
-        return times, sum(machine) - idle, sum(machine)
+        return times, total - idle, total
 
     def since(self, start: CpuSnapshot) -> CpuUse:
         """Use since `start`; processes that ended in between are not counted."""
@@ -479,38 +501,72 @@ async def wait_applied(
 async def describe_drain(
     conn: Connection, batch: Batch, applied: int, expected: int, elapsed: float
 ) -> Drain:
+    statuses, errors = await event_statuses(conn, batch)
+    return Drain(batch, applied, expected, elapsed, statuses, errors)
+
+
+async def event_statuses(conn: Connection, batch: Batch) -> tuple[dict[str, int], list[str]]:
+    """The batch's stored events by status, and a few of their last errors."""
+    pattern = batch.intent_prefix + "%"
     rows = await conn.fetch(
         "SELECT status, count(*) AS n FROM stripe_events WHERE object_id LIKE $1 GROUP BY status",
-        batch.intent_prefix + "%",
+        pattern,
     )
     errors = await conn.fetch(
         "SELECT DISTINCT last_error FROM stripe_events "
         "WHERE object_id LIKE $1 AND last_error IS NOT NULL LIMIT 3",
-        batch.intent_prefix + "%",
+        pattern,
     )
-    balance = await conn.fetchval(
-        "SELECT balance FROM ledger_accounts WHERE key = $1", wallet_key(batch)
-    )
-    succeeded = await conn.fetchval(
-        "SELECT count(*) FROM payments WHERE organization_id = $1 AND status = 'SUCCEEDED'",
+    return {str(row["status"]): int(row["n"]) for row in rows}, [
+        str(row["last_error"]) for row in errors
+    ]
+
+
+async def settle(conn: Connection, limit_seconds: float) -> int:
+    """Wait (at most `limit_seconds`) until no stored event awaits processing; how many do."""
+    deadline = time.monotonic() + limit_seconds
+    while True:
+        waiting = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM stripe_events WHERE status IN ('PENDING', 'FAILED')"
+            )
+        )
+        if waiting == 0 or time.monotonic() > deadline:
+            return waiting
+        await asyncio.sleep(0.2)
+
+
+async def verify(conn: Connection, name: str, batch: Batch) -> list[str]:
+    """Exactly-once checks on a settled batch: one transfer per SUCCEEDED payment, the
+    wallet balance their sum, every event PROCESSED. Counts come from one snapshot."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM ledger_transfers WHERE credit_account_id = "
+        "  (SELECT id FROM ledger_accounts WHERE key = $1) "
+        "  AND idempotency_key LIKE 'payment:%:top_up') AS transfers, "
+        "(SELECT count(*) FROM payments WHERE organization_id = $2 AND status = 'SUCCEEDED') "
+        "  AS succeeded, "
+        "(SELECT balance FROM ledger_accounts WHERE key = $1) AS balance",
+        wallet_key(batch),
         batch.organization_id,
     )
-    return Drain(
-        applied=applied,
-        expected=expected,
-        elapsed=elapsed,
-        event_statuses={str(row["status"]): int(row["n"]) for row in rows},
-        last_errors=[str(row["last_error"]) for row in errors],
-        wallet_balance=int(balance or 0),
-        succeeded_payments=int(succeeded),
-    )
+    assert row is not None
+    transfers, succeeded, balance = int(row["transfers"]), int(row["succeeded"]), row["balance"]
+    problems: list[str] = []
+    if succeeded != transfers:
+        problems.append(f"{name}: {succeeded} payments SUCCEEDED but {transfers} transfers")
+    if int(balance or 0) != transfers * AMOUNT:
+        problems.append(f"{name}: wallet balance {balance}, expected {transfers * AMOUNT}")
+    statuses, errors = await event_statuses(conn, batch)
+    if set(statuses) - {"PROCESSED"}:
+        problems.append(f"{name}: events by status {statuses}; errors {errors}")
+    return problems
 
 
 # -- webhook clients -------------------------------------------------------------------------
 
 
-async def deliver(client: httpx.AsyncClient, payload: str, secret: str) -> str:
-    """POST one signed event; its HTTP status, "timeout", or the transport error's name."""
+async def deliver(client: httpx.AsyncClient, payload: str, secret: str) -> Answer:
+    """POST one signed event; what came back (see `Answer`)."""
     signature: str = stripe.WebhookSignature.generate_signature_header(payload, secret)
     headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
     try:
@@ -519,20 +575,23 @@ async def deliver(client: httpx.AsyncClient, payload: str, secret: str) -> str:
                 "/webhooks/stripe", content=payload.encode(), headers=headers
             )
     except TimeoutError:
-        return "timeout"
+        return "timeout", f"no answer within {REQUEST_TIMEOUT:.0f} s"
     except httpx.HTTPError as exc:
-        return type(exc).__name__
-    return str(response.status_code)
+        return type(exc).__name__, repr(exc.__cause__ or exc)[:200]
+    return str(response.status_code), response.text[:200]
 
 
 async def send_closed_loop(
-    client: httpx.AsyncClient, payloads: Sequence[str], secret: str, concurrency: int
-) -> Deliveries:
+    client: httpx.AsyncClient,
+    payloads: Sequence[str],
+    secret: str,
+    concurrency: int,
+    deliveries: Deliveries,
+) -> None:
     """`concurrency` senders pulling events from one queue; refusals are sent again."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for payload in payloads:
         queue.put_nowait(payload)
-    deliveries = Deliveries()
 
     async def sender() -> None:
         while True:
@@ -542,9 +601,9 @@ async def send_closed_loop(
                 return
             for attempt in range(1, DELIVERY_ATTEMPTS + 1):
                 started = time.perf_counter()
-                status = await deliver(client, payload, secret)
-                deliveries.record(status, time.perf_counter() - started)
-                if status == "200":
+                answer = await deliver(client, payload, secret)
+                deliveries.record(answer, time.perf_counter() - started)
+                if answer[0] == "200":
                     deliveries.accepted += 1
                     break
                 if attempt == DELIVERY_ATTEMPTS:
@@ -554,7 +613,6 @@ async def send_closed_loop(
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     deliveries.finished = time.perf_counter()
-    return deliveries
 
 
 def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
@@ -576,21 +634,27 @@ async def throughput(
 ) -> ThroughputResult:
     batch = await create_payments(conn, label, events)
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
+    deliveries = Deliveries()
     async with http_client(kassa.base_url, concurrency) as client:
         cpu_start = meter.snapshot()
         started = time.perf_counter()
-        sending = asyncio.create_task(send_closed_loop(client, payloads, secret, concurrency))
+        sending = asyncio.create_task(
+            send_closed_loop(client, payloads, secret, concurrency, deliveries)
+        )
         try:
             # Every payment is expected: refused events are sent again (see DELIVERY_ATTEMPTS).
             drain = await wait_applied(conn, batch, events, started, sizes.drain_timeout)
             cpu = meter.since(cpu_start)
-            deliveries = await asyncio.wait_for(sending, timeout=sizes.drain_timeout)
+            if drain.complete:  # the last answers may still be on their way
+                await asyncio.wait({sending}, timeout=REQUEST_TIMEOUT)
+            if sending.done() and not sending.cancelled() and sending.exception():
+                raise RuntimeError("a sender failed") from sending.exception()
         finally:
             if not sending.done():
                 sending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sending
-    ingest_elapsed = deliveries.finished - started
+    ingest_elapsed = (deliveries.finished or time.perf_counter()) - started
     return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain, cpu)
 
 
@@ -609,20 +673,25 @@ async def ack_latency(
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
     deliveries = Deliveries()
     start_lags: list[float] = []
+    # Requests beyond ACK_CONNECTIONS in flight wait here, timed, rather than in httpx's pool,
+    # whose queue costs CPU quadratic in its length and would starve kassa of CPU.
+    connections = asyncio.Semaphore(ACK_CONNECTIONS)
 
     async def one(payload: str, scheduled: float) -> None:
         start_lags.append(time.perf_counter() - scheduled)
-        status = await deliver(client, payload, secret)
-        deliveries.record(status, time.perf_counter() - scheduled)
-        if status == "200":
+        async with connections:
+            answer = await deliver(client, payload, secret)
+        deliveries.finished = time.perf_counter()
+        deliveries.record(answer, deliveries.finished - scheduled)
+        if answer[0] == "200":
             deliveries.accepted += 1
         else:
             deliveries.refused += 1
 
-    async with http_client(kassa.base_url, 256) as client:
+    async with http_client(kassa.base_url, ACK_CONNECTIONS) as client:
         # One request first, so the measured ones do not pay for the first connection.
         await deliver(client, ignored_event(), secret)
-        tasks: list[asyncio.Task[None]] = []
+        tasks: dict[asyncio.Task[None], float] = {}  # each with its scheduled start
         cpu_start = meter.snapshot()
         first = time.perf_counter() + 0.05
         started = first
@@ -632,16 +701,22 @@ async def ack_latency(
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(payload, scheduled)))
-            # Each request gives up after REQUEST_TIMEOUT, so this is only a safety net.
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=REQUEST_TIMEOUT + 10)
+                tasks[asyncio.create_task(one(payload, scheduled))] = scheduled
+            # A backlog drains at kassa's pace: wait for it, within reason.
+            _, late = await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 2 * seconds)
+            now = time.perf_counter()
+            for task in late:  # counted with the time they had waited: a lower bound
+                deliveries.record(("unanswered", "given up by the benchmark"), now - tasks[task])
+                deliveries.refused += 1
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     drain = await wait_applied(conn, batch, deliveries.accepted, started, sizes.drain_timeout)
     cpu = meter.since(cpu_start)
-    return AckResult(rate, seconds, deliveries, max(start_lags, default=0.0), drain, cpu)
+    answered = max(deliveries.finished - first, 1e-9)
+    lag = max(start_lags, default=0.0)
+    return AckResult(rate, seconds, deliveries, lag, deliveries.accepted / answered, drain, cpu)
 
 
 # -- pgbench ---------------------------------------------------------------------------------
@@ -788,6 +863,7 @@ def print_throughput(results: Sequence[ThroughputResult], workers: int) -> None:
 def print_ack(result: AckResult) -> None:
     latencies = result.deliveries.latencies
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    unanswered = result.deliveries.statuses["unanswered"]
     print()
     print(
         f"Ack latency: {len(latencies)} signed events at a fixed {result.rate} req/s for "
@@ -796,11 +872,13 @@ def print_ack(result: AckResult) -> None:
     print(
         f"  p50 {ms(p50)}   p99 {ms(p99)}   max {ms(max(latencies, default=0.0))}   "
         f"goal p99 < {P99_GOAL_MS:g} ms: {met(p99 * 1000 < P99_GOAL_MS)}"
+        + (f" (lower bounds: {unanswered} requests never answered)" if unanswered else "")
     )
     print(
-        f"  client: latest request start {ms(result.max_start_lag)} after its schedule; "
+        f"  kassa acknowledged {result.acked_per_second:.1f} events/s on average; "
         f"answers: {statuses_text(result.deliveries.statuses)}"
     )
+    print(f"  client: latest request start {ms(result.max_start_lag)} after its schedule")
     drain = result.drain
     print(
         f"  these events were all applied {drain.elapsed:.1f} s after the first was sent"
@@ -832,65 +910,108 @@ def print_cpu(results: Sequence[ThroughputResult], ack: AckResult) -> None:
     )
 
 
-def check_phase(name: str, deliveries: Deliveries, drain: Drain) -> list[str]:
-    """What looked wrong in one phase (empty when nothing)."""
-    problems: list[str] = []
+def check_phase(
+    name: str, deliveries: Deliveries, drain: Drain, problems: list[str], notes: list[str]
+) -> None:
+    """Add what looked wrong in one phase: to `problems` if events were lost or stuck, to
+    `notes` if a delivery failed but its event was accepted when sent again."""
     other = {status: n for status, n in deliveries.statuses.items() if status != "200"}
     if other:
-        problems.append(f"{name}: non-200 answers {other} ({deliveries.refused} given up)")
+        (problems if deliveries.refused else notes).append(
+            f"{name}: non-200 answers {other}, {deliveries.refused} events never accepted; "
+            f"first of each: {deliveries.examples}"
+        )
     if not drain.complete:
         problems.append(
             f"{name}: {drain.applied}/{drain.expected} transfers after {drain.elapsed:.0f} s; "
             f"events by status {drain.event_statuses}; errors {drain.last_errors}"
         )
-    elif set(drain.event_statuses) != {"PROCESSED"}:
-        problems.append(f"{name}: events by status {drain.event_statuses} {drain.last_errors}")
-    if drain.succeeded_payments != drain.applied:
-        problems.append(
-            f"{name}: {drain.succeeded_payments} payments SUCCEEDED, {drain.applied} transfers"
-        )
-    if drain.wallet_balance != drain.applied * AMOUNT:
-        problems.append(
-            f"{name}: wallet balance {drain.wallet_balance}, expected {drain.applied * AMOUNT}"
-        )
-    return problems
 
 
 LOG_PATTERNS = {
-    "errors": re.compile(r"\bERROR\b|\bCRITICAL\b|^Traceback|\bFATAL\b|\bPANIC\b"),
+    "error lines": re.compile(r"\bERROR\b|\bCRITICAL\b|^Traceback|\bFATAL\b|\bPANIC\b"),
     "warnings": re.compile(r"\bWARNING\b"),
     "HTTP 5xx": re.compile(r'HTTP/1\.[01]" 5\d\d'),
     "HTTP 4xx": re.compile(r'HTTP/1\.[01]" 4\d\d'),
 }
-
-
+# The last line of a Python traceback, e.g. "starlette.requests.ClientDisconnect".
+EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_][\w]*\.)*(\w*(?:Error|Exception|Disconnect|Timeout|Failure|Exit))\b"
+)
 # Logged by every first `apply_migrations` on an empty database: expected, not a finding.
 LOG_NOISE = re.compile(r'relation "tortoise_migrations" does not exist')
+# Known lines, counted with what they mean rather than as errors.
+EXPLAINED = {
+    'violates unique constraint "pgqueuer_unique_dedupe_key"': (
+        "enqueues refused by pgqueuer's dedupe key (a job for that event was already queued, "
+        "e.g. by the worker sweep re-queueing PENDING events older than its interval); "
+        "kassa treats them as done"
+    ),
+}
 
 
 def scan_logs() -> list[str]:
-    """Counts of error-looking lines in each log, with the first such line."""
+    """What the logs hold besides normal operation: known lines explained, others counted."""
     findings: list[str] = []
     for path in sorted(LOG_DIR.glob("*.log")):
         text = path.read_text(errors="replace")
-        lines = [line for line in text.splitlines() if not LOG_NOISE.search(line)]
+        explained: Counter[str] = Counter()
+        rest: list[str] = []
+        for line in text.splitlines():
+            if LOG_NOISE.search(line):
+                continue
+            meaning = next((why for needle, why in EXPLAINED.items() if needle in line), None)
+            if meaning is None:
+                rest.append(line)
+            else:
+                explained[meaning] += 1
+        for meaning, count in explained.items():
+            findings.append(f"{path.name}: {count} {meaning}")
         for kind, pattern in LOG_PATTERNS.items():
-            hits = [line for line in lines if pattern.search(line)]
+            hits = [line for line in rest if pattern.search(line)]
             if hits:
                 findings.append(f"{path.name}: {len(hits)} {kind}, first: {hits[0].strip()[:160]}")
+        exceptions = Counter(
+            match.group(1) for line in rest if (match := EXCEPTION_LINE.match(line))
+        )
+        if exceptions:
+            findings.append(f"{path.name}: exceptions {dict(exceptions)}")
     return findings
 
 
-async def leftovers(conn: Connection) -> list[str]:
+async def skip_reconciliation(conn: Connection) -> None:
+    """Workers reconcile with Stripe when no run is recent; there is no Stripe here, so
+    record one as just done (if this kassa has no such table, the attempt shows in the logs)."""
+    with contextlib.suppress(asyncpg.PostgresError):
+        await conn.execute(
+            "INSERT INTO reconciliation_runs (since, started_at, finished_at, checked, fixed, "
+            "report) VALUES (now(), now(), now(), 0, 0, '[]')"
+        )
+
+
+async def leftovers(conn: Connection) -> tuple[list[str], list[str]]:
+    """Unhandled events and jobs at the end (problems), and jobs left for handled events."""
     rows = await conn.fetch(
         "SELECT status, count(*) AS n FROM stripe_events "
         "WHERE status NOT IN ('PROCESSED', 'IGNORED') GROUP BY status"
     )
-    found = [f"stripe_events {row['status']}: {row['n']}" for row in rows]
-    queued = await conn.fetchval("SELECT count(*) FROM pgqueuer")
-    if queued:
-        found.append(f"jobs still in the pgqueuer queue: {queued}")
-    return found
+    problems = [f"stripe_events left {row['status']}: {row['n']}" for row in rows]
+    notes: list[str] = []
+    with contextlib.suppress(asyncpg.PostgresError):  # pgqueuer's own table
+        jobs = await conn.fetch(
+            "SELECT q.entrypoint, q.status::text AS job, e.status AS event, count(*) AS n "
+            "FROM pgqueuer q LEFT JOIN stripe_events e "
+            "ON q.entrypoint = 'stripe_event' AND e.id = convert_from(q.payload, 'UTF8') "
+            "GROUP BY 1, 2, 3"
+        )
+        for row in jobs:
+            line = (
+                f"{row['n']} {row['entrypoint']} job(s) still {row['job']} in pgqueuer "
+                f"(event {row['event'] or '-'})"
+            )
+            handled = row["event"] in ("PROCESSED", "IGNORED")
+            (notes if handled else problems).append(line)
+    return problems, notes
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -907,6 +1028,7 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
     conn: Connection = await asyncpg.connect(asyncpg_dsn(kassa_url))
     try:
         version = await conn.fetchval("SHOW server_version")
+        await skip_reconciliation(conn)
         print(
             f"kassa webhook benchmark: PostgreSQL {version} (embedded), {os.cpu_count()} CPUs, "
             f"{sizes.events} events per concurrency, {WORKERS} workers; logs in {LOG_DIR}/"
@@ -917,7 +1039,9 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
             warmup = await throughput(
                 conn, kassa, meter, webhook_secret, 4, sizes.warmup_events, "warmup", sizes
             )
-            problems = check_phase("warm-up", warmup.deliveries, warmup.drain)
+            problems: list[str] = []
+            notes: list[str] = []
+            check_phase("warm-up", warmup.deliveries, warmup.drain, problems, notes)
             results: list[ThroughputResult] = []
             for concurrency in CONCURRENCIES:
                 print(f"  {concurrency} senders: kassa ...", end="", flush=True)
@@ -935,13 +1059,23 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
                 tps = await run_pgbench(socket_dir, script, concurrency, sizes.pgbench_seconds)
                 print(f" {tps:.1f} tps", flush=True)
                 results.append(replace(result, pgbench_tps=tps))
-                problems += check_phase(f"{concurrency} senders", result.deliveries, result.drain)
+                name = f"{concurrency} senders"
+                check_phase(name, result.deliveries, result.drain, problems, notes)
             print(f"  ack latency at {ACK_RATE} req/s for {sizes.ack_seconds:g} s ...", flush=True)
             ack = await ack_latency(
                 conn, kassa, meter, webhook_secret, ACK_RATE, sizes.ack_seconds, sizes
             )
-            problems += check_phase("ack latency", ack.deliveries, ack.drain)
-            problems += await leftovers(conn)
+            check_phase("ack latency", ack.deliveries, ack.drain, problems, notes)
+            waiting = await settle(conn, SETTLE_TIMEOUT)
+            if waiting:
+                problems.append(f"{waiting} events still waiting {SETTLE_TIMEOUT:.0f} s later")
+            phases = [("warm-up", warmup.drain.batch), ("ack latency", ack.drain.batch)]
+            phases += [(f"{result.concurrency} senders", result.drain.batch) for result in results]
+            for name, batch in phases:
+                problems += await verify(conn, name, batch)
+            left, idle_jobs = await leftovers(conn)
+            problems += left
+            notes += idle_jobs
     finally:
         await conn.close()
     copy_postgres_log(work_dir)
@@ -952,6 +1086,8 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
     print("Checks:")
     for line in problems or ["every event was accepted and applied exactly once"]:
         print(f"  {line}")
+    for line in notes:
+        print(f"  note: {line}")
     for line in scan_logs() or ["no errors, warnings or 4xx/5xx in the logs"]:
         print(f"  log {line}")
     return 1 if problems else 0
@@ -967,25 +1103,24 @@ def copy_postgres_log(work_dir: Path) -> None:
         shutil.copyfile(log, LOG_DIR / "postgres.log")
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[Sizes, bool]:
+def parse_args(argv: Sequence[str] | None) -> Sizes:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--events", type=int, help="events per concurrency (default 2000)")
     parser.add_argument("--seconds", type=float, help="ack-latency test length (default 10)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args(argv)
-    events = args.events or (200 if args.quick else 2000)
-    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    events: int = args.events if args.events is not None else (200 if args.quick else 2000)
+    seconds: float = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
     if events < 1 or seconds <= 0:
         parser.error("--events and --seconds must be positive")
-    sizes = Sizes(
+    return Sizes(
         events=events,
         ack_seconds=seconds,
         pgbench_seconds=3 if args.quick else 10,
         warmup_events=min(events, 20 if args.quick else 100),
-        # Generous: a healthy run applies hundreds of events a second.
+        # Generous: enough for 20 events/s; a phase that needs longer counts as incomplete.
         drain_timeout=max(60.0, events / 20, seconds * 3),
     )
-    return sizes, args.quick
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -1002,12 +1137,13 @@ async def _bench_until_signal(server_url: str, sizes: Sizes, work_dir: Path) -> 
             return await bench(server_url, sizes, work_dir)
     except TimeoutError:
         if limit.expired():
-            raise BenchError(f"stopped at the overall limit of {sizes.overall_timeout:.0f} s")
+            message = f"stopped at the overall time limit of {sizes.overall_timeout:.0f} s"
+            raise BenchError(message) from None
         raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    sizes, _ = parse_args(argv)
+    sizes = parse_args(argv)
     # SIGTERM unwinds like Ctrl+C, so every process started here is stopped on the way out.
     signal.signal(signal.SIGTERM, _terminate)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
