@@ -56,15 +56,26 @@ def stripe_clearing_account(currency: str) -> AccountRef:
 
 
 async def account_id(conn: BaseDBAsyncClient, account: AccountRef) -> int:
+    # Read first: an INSERT ... ON CONFLICT on an existing key waits for whichever
+    # transaction last updated that row, which would serialize every transfer touching a
+    # busy account (stripe_clearing) for the whole of that transaction.
+    found = await _account_id(conn, account.key)
+    if found is not None:
+        return found
     await conn.execute_query(
         "INSERT INTO ledger_accounts (key, organization_id, kind, unit, balance, created_at) "
         "VALUES ($1, $2, $3, $4, 0, now()) ON CONFLICT (key) DO NOTHING",
         [account.key, account.organization_id, account.kind.value, account.unit],
     )
-    _, rows = await conn.execute_query(
-        "SELECT id FROM ledger_accounts WHERE key = $1", [account.key]
-    )
-    return int(rows[0]["id"])
+    created = await _account_id(conn, account.key)
+    if created is None:
+        raise RuntimeError(f"ledger account {account.key} could not be created")
+    return created
+
+
+async def _account_id(conn: BaseDBAsyncClient, key: str) -> int | None:
+    rows = await conn.execute_query_dict("SELECT id FROM ledger_accounts WHERE key = $1", [key])
+    return int(rows[0]["id"]) if rows else None
 
 
 @dataclass(frozen=True, slots=True)

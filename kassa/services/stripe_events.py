@@ -62,27 +62,34 @@ class Expectations:
 
 async def receive(
     event: VerifiedEvent, payload: str, headers: dict[str, str], expected: Expectations
-) -> StripeEvent:
-    """Store a verified event (first delivery wins); later deliveries return the stored row."""
+) -> StripeEventStatus:
+    """Store a verified event (first delivery wins); the stored event's status."""
     mismatch = expected.mismatch(event)
     if mismatch:
         log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
-    stored, _ = await StripeEvent.get_or_create(
-        id=event.id,
-        defaults={
-            "type": event.type,
-            "livemode": event.livemode,
-            "account": event.account,
-            "api_version": event.api_version,
-            "stripe_created": datetime.fromtimestamp(event.created, UTC),
-            "object_id": _object_id(event.data_object),
-            "payload": payload,
-            "headers": headers,
-            "status": StripeEventStatus.IGNORED if mismatch else StripeEventStatus.PENDING,
-            "last_error": mismatch,
-        },
+    status = StripeEventStatus.IGNORED if mismatch else StripeEventStatus.PENDING
+    # One statement whatever the race: repeated deliveries conflict and read the stored row.
+    rows = await connections.get("default").execute_query_dict(
+        "WITH new AS (INSERT INTO stripe_events (id, type, livemode, account, api_version, "
+        "stripe_created, object_id, payload, headers, status, attempts, last_error, "
+        "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
+        "ON CONFLICT (id) DO NOTHING RETURNING status) "
+        "SELECT status FROM new UNION ALL SELECT status FROM stripe_events WHERE id = $1",
+        [
+            event.id,
+            event.type,
+            event.livemode,
+            event.account,
+            event.api_version,
+            datetime.fromtimestamp(event.created, UTC),
+            _object_id(event.data_object),
+            payload,
+            json.dumps(headers),
+            status.value,
+            mismatch,
+        ],
     )
-    return stored
+    return StripeEventStatus(rows[0]["status"])
 
 
 def _object_id(data_object: Mapping[str, object]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from asyncpg import PostgresError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import BaseORMException
 
@@ -31,6 +31,8 @@ async def stripe_webhook(request: Request) -> Response:
         body = await _read_body(request, runtime.settings.webhook_max_body_bytes)
     except BodyTooLarge:
         return _error(413, "body too large")
+    except ClientDisconnect:
+        return _error(400, "the client went away before sending the whole body")
     signature = request.headers.get("stripe-signature")
     if signature is None:
         return _error(400, "missing Stripe-Signature header")
@@ -52,16 +54,16 @@ async def _store_and_enqueue(
 ) -> str:
     """Store the event and queue it for the workers; its stored status."""
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
-    stored = await stripe_events.receive(
+    status = await stripe_events.receive(
         event, body.decode("utf-8"), headers, runtime.expected_events
     )
-    if stored.status in stripe_events.UNHANDLED:
+    if status in stripe_events.UNHANDLED:
         try:
-            await runtime.jobs.enqueue(jobs.STRIPE_EVENT, stored.id)
+            await runtime.jobs.enqueue(jobs.STRIPE_EVENT, event.id)
         except (OSError, PostgresError) as exc:
             # Stored is what counts: the workers' sweep queues it if this did not.
-            log.warning("could not queue Stripe event %s: %s", stored.id, exc)
-    return stored.status.value
+            log.warning("could not queue Stripe event %s: %s", event.id, exc)
+    return status.value
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

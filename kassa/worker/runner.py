@@ -77,7 +77,9 @@ class Worker:
     async def sweep(self) -> None:
         """Queue events never queued (a crash between storing and queueing), retries that
         are due, and outbox messages due; queued or running ones are skipped."""
-        grace = timedelta(seconds=self.runtime.settings.sweep_interval_seconds)
+        # Stored-but-never-queued is rare (a crash in between); waiting several sweeps keeps
+        # the sweep from re-queueing a backlog that is merely waiting its turn.
+        grace = timedelta(seconds=10 * self.runtime.settings.sweep_interval_seconds)
         for event_id in await stripe_events.due(SWEEP_BATCH, pending_grace=grace):
             await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
         for message_id in await outbox.due(SWEEP_BATCH):
