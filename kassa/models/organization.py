@@ -11,6 +11,10 @@ class Organization(Model):
     external_id = fields.CharField(max_length=200, unique=True)
     name = fields.CharField(max_length=200)
     stripe_customer_id = fields.CharField(max_length=255, null=True, unique=True)
+    # Where kassa tells the host app about payment and order changes, and the HMAC key it
+    # signs those notifications with.
+    notify_url = fields.CharField(max_length=2000, null=True)
+    notify_secret = fields.CharField(max_length=128, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

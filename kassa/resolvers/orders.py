@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from kassa import models
+from kassa.ids import IdKind, decode
 from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
-from kassa.schema.ids import IdKind, decode
 from kassa.services import orders
 from kassa.services.errors import DomainError
 

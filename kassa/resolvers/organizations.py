@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from kassa.ids import IdKind, decode
 from kassa.schema import types as gql
-from kassa.schema.ids import IdKind, decode
-from kassa.services import organizations
+from kassa.schema.errors import UserError
+from kassa.services import host_notifications, organizations
+from kassa.services.errors import DomainError
 
 
 async def memberships(info: gql.Info) -> list[gql.Membership]:
@@ -24,3 +26,18 @@ async def organization(info: gql.Info, id: str) -> gql.Organization | None:
         return None
     found = await organizations.visible(caller, decode(IdKind.ORGANIZATION, id))
     return gql.Organization.of(found) if found else None
+
+
+async def set_host_notifications(
+    info: gql.Info, organization_id: str, url: str
+) -> gql.HostNotificationsConfigured | UserError:
+    caller = info.context.require_caller()
+    try:
+        organization = await host_notifications.configure(
+            caller, decode(IdKind.ORGANIZATION, organization_id), url
+        )
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.HostNotificationsConfigured(
+        url=organization.notify_url or "", signing_secret=organization.notify_secret or ""
+    )

@@ -4,11 +4,11 @@ import uuid
 from collections.abc import AsyncGenerator
 
 from kassa import models
+from kassa.ids import IdKind, decode
 from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
-from kassa.schema.ids import IdKind, decode
 from kassa.services import payments
 from kassa.services.errors import DomainError, not_found
 

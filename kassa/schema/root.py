@@ -8,16 +8,17 @@ from typing import Annotated
 import strawberry
 
 from kassa import models
+from kassa.ids import IdKind, decode, kind_of
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import refunds as refund_resolvers
 from kassa.resolvers import stripe_events as stripe_event_resolvers
 from kassa.schema.errors import UserError
-from kassa.schema.ids import IdKind, decode, kind_of
 from kassa.schema.scalars import DecimalText
 from kassa.schema.types import (
     Connection,
+    HostNotificationsConfigured,
     Info,
     Node,
     Order,
@@ -100,6 +101,17 @@ class RefundPaymentInput:
         )
 
 
+HostNotificationsResult = Annotated[
+    HostNotificationsConfigured | UserError, strawberry.union("HostNotificationsResult")
+]
+
+
+@strawberry.input
+class SetHostNotificationsInput:
+    organization_id: strawberry.ID
+    url: str
+
+
 @strawberry.input
 class ReplayStripeEventInput:
     event_id: str
@@ -180,6 +192,16 @@ class Mutation:
     @strawberry.mutation(description="Refund all or part of a payment; owners and admins")
     async def refund_payment(self, info: Info, input: RefundPaymentInput) -> RefundResult:
         return await refund_resolvers.refund_payment(info, input.to_request())
+
+    @strawberry.mutation(
+        description="Where kassa POSTs signed payment and order changes; owners and admins"
+    )
+    async def set_host_notifications(
+        self, info: Info, input: SetHostNotificationsInput
+    ) -> HostNotificationsResult:
+        return await organization_resolvers.set_host_notifications(
+            info, input.organization_id, input.url
+        )
 
     @strawberry.mutation(description="Apply a failed or dead event again; platform admins only")
     async def replay_stripe_event(

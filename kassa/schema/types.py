@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from kassa import models
+from kassa.ids import IdKind, encode
 from kassa.money import Money as DomainMoney
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
@@ -15,7 +16,6 @@ from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import refunds as refund_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.context import Context
-from kassa.schema.ids import IdKind, encode
 from kassa.schema.scalars import DecimalText
 from kassa.services.wallets import WalletEntry
 
@@ -328,3 +328,11 @@ class Refund(Node):
 class RefundCreated:
     refund: Refund
     payment: Payment
+
+
+@strawberry.type
+class HostNotificationsConfigured:
+    url: str
+    signing_secret: str = strawberry.field(
+        description="verifies the Kassa-Signature header of every notification"
+    )

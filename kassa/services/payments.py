@@ -19,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from kassa.ids import IdKind, encode
 from kassa.models import (
     Order,
     OrderStatus,
@@ -29,7 +30,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
-from kassa.services import ledger, organizations
+from kassa.services import host_notifications, ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -356,6 +357,7 @@ async def apply_payment_intent(
     if _is_stale(payment, status, observed_at):
         return False
     _check_matches(payment, intent)
+    changed = payment.status is not status
     payment.status = status
     payment.stripe_charge_id = intent.charge_id or payment.stripe_charge_id
     payment.stripe_payment_method_id = intent.payment_method_id or payment.stripe_payment_method_id
@@ -370,7 +372,27 @@ async def apply_payment_intent(
     await _follow_order(conn, payment)
     await payment.save(using_db=conn)
     await announce_payment_updated(conn, payment.id)
+    if changed:
+        await _notify_host_of_payment(conn, payment)
     return True
+
+
+async def _notify_host_of_payment(conn: BaseDBAsyncClient, payment: Payment) -> None:
+    order_id = payment.order_id  # type: ignore[attr-defined]
+    money = Money.of_minor(payment.amount, payment.currency)
+    await host_notifications.queue(
+        conn,
+        payment.organization_id,  # type: ignore[attr-defined]
+        "payment.updated",
+        f"payment:{payment.id}:{payment.status}",
+        {
+            "id": encode(IdKind.PAYMENT, payment.id),
+            "status": payment.status.value,
+            "amount": money.format(),
+            "currency": money.currency,
+            "order": encode(IdKind.ORDER, order_id) if order_id else None,
+        },
+    )
 
 
 # Within one second (Stripe's resolution) a state only moves forward in this order.
@@ -484,8 +506,25 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
         .using_db(conn)
         .update(status=new_status, updated_at=datetime.now(UTC))
     )
+    if changed:
+        await notify_host_of_order(conn, order_id)
     if changed and new_status is OrderStatus.PAID:
         await _queue_order_confirmations(conn, order_id)
+
+
+async def notify_host_of_order(conn: BaseDBAsyncClient, order_id: uuid.UUID) -> None:
+    order = await Order.filter(id=order_id).using_db(conn).get()
+    await host_notifications.queue(
+        conn,
+        order.organization_id,  # type: ignore[attr-defined]
+        "order.updated",
+        f"order:{order.id}:{order.status}",
+        {
+            "id": encode(IdKind.ORDER, order.id),
+            "reference": order.reference,
+            "status": order.status.value,
+        },
+    )
 
 
 async def _queue_order_confirmations(conn: BaseDBAsyncClient, order_id: uuid.UUID) -> None:

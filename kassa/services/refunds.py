@@ -310,9 +310,14 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
         status = OrderStatus.PARTIALLY_REFUNDED
     else:
         status = OrderStatus.PAID
-    await (
-        Order.filter(id=order_id).using_db(conn).update(status=status, updated_at=datetime.now(UTC))
+    changed = await (
+        Order.filter(id=order_id)
+        .exclude(status=status)
+        .using_db(conn)
+        .update(status=status, updated_at=datetime.now(UTC))
     )
+    if changed:
+        await payments.notify_host_of_order(conn, order_id)
 
 
 async def sync_charge(charge_id: str, gateway: StripeGateway) -> None:

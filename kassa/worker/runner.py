@@ -13,7 +13,14 @@ from pgqueuer import Queries, QueueManager
 from pgqueuer.models import Job
 
 from kassa.db import asyncpg_dsn
-from kassa.services import jobs, mail, outbox, reconciliation, stripe_events
+from kassa.services import (
+    host_notifications,
+    jobs,
+    mail,
+    outbox,
+    reconciliation,
+    stripe_events,
+)
 from kassa.services.runtime import Runtime
 from kassa.worker import tasks
 
@@ -30,6 +37,7 @@ class Worker:
         self.runtime = runtime
         self.database_url = database_url
         outbox.register_sender(mail.MAIL, runtime.mailer.send)
+        outbox.register_sender(host_notifications.HOST_NOTIFICATION, host_notifications.send)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; jobs in flight finish first."""

@@ -1,4 +1,4 @@
-"""Opaque, typed IDs: `pay_<hex>`; clients never build them, kassa checks the kind."""
+"""Opaque, typed IDs as clients see them (`pay_<hex>`); kassa checks the kind."""
 
 from __future__ import annotations
 
