@@ -68,13 +68,12 @@ async def receive(
     if mismatch:
         log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
     status = StripeEventStatus.IGNORED if mismatch else StripeEventStatus.PENDING
-    # One statement whatever the race: repeated deliveries conflict and read the stored row.
-    rows = await connections.get("default").execute_query_dict(
-        "WITH new AS (INSERT INTO stripe_events (id, type, livemode, account, api_version, "
-        "stripe_created, object_id, payload, headers, status, attempts, last_error, "
-        "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
-        "ON CONFLICT (id) DO NOTHING RETURNING status) "
-        "SELECT status FROM new UNION ALL SELECT status FROM stripe_events WHERE id = $1",
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict(
+        "INSERT INTO stripe_events (id, type, livemode, account, api_version, stripe_created, "
+        "object_id, payload, headers, status, attempts, last_error, received_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
+        "ON CONFLICT (id) DO NOTHING RETURNING status",
         [
             event.id,
             event.type,
@@ -89,6 +88,12 @@ async def receive(
             mismatch,
         ],
     )
+    if not rows:
+        # A repeated delivery. Read in a statement of its own: the INSERT's snapshot was
+        # taken before a concurrent first delivery committed, so it cannot see that row.
+        rows = await conn.execute_query_dict(
+            "SELECT status FROM stripe_events WHERE id = $1", [event.id]
+        )
     return StripeEventStatus(rows[0]["status"])
 
 
