@@ -9,7 +9,7 @@ from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
-from kassa.services import payments
+from kassa.services import payment_actions, payments
 from kassa.services.errors import DomainError, not_found
 
 
@@ -65,3 +65,30 @@ async def top_up_wallet(
     return gql.PaymentIntentCreated(
         payment=gql.Payment.of(created.payment), client_secret=created.client_secret
     )
+
+
+async def confirm_payment(
+    info: gql.Info, payment_id: str, payment_method_id: str | None
+) -> gql.PaymentChanged | UserError:
+    caller = info.context.require_caller()
+    try:
+        payment = await payment_actions.confirm_payment(
+            caller,
+            info.context.runtime.gateway,
+            decode(IdKind.PAYMENT, payment_id),
+            payment_method_id,
+        )
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.PaymentChanged(payment=gql.Payment.of(payment))
+
+
+async def cancel_payment(info: gql.Info, payment_id: str) -> gql.PaymentChanged | UserError:
+    caller = info.context.require_caller()
+    try:
+        payment = await payment_actions.cancel_payment(
+            caller, info.context.runtime.gateway, decode(IdKind.PAYMENT, payment_id)
+        )
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.PaymentChanged(payment=gql.Payment.of(payment))

@@ -25,6 +25,7 @@ from kassa.schema.types import (
     OrderCreated,
     Organization,
     Payment,
+    PaymentChanged,
     PaymentIntentCreated,
     RefundCreated,
     StripeEvent,
@@ -112,6 +113,20 @@ class SetHostNotificationsInput:
     url: str
 
 
+PaymentResult = Annotated[PaymentChanged | UserError, strawberry.union("PaymentResult")]
+
+
+@strawberry.input
+class ConfirmPaymentInput:
+    payment_id: strawberry.ID
+    payment_method_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CancelPaymentInput:
+    payment_id: strawberry.ID
+
+
 @strawberry.input
 class ReplayStripeEventInput:
     event_id: str
@@ -188,6 +203,16 @@ class Mutation:
     @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
     async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
         return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
+
+    @strawberry.mutation(description="Confirm a payment on the server with a saved or given card")
+    async def confirm_payment(self, info: Info, input: ConfirmPaymentInput) -> PaymentResult:
+        return await payment_resolvers.confirm_payment(
+            info, input.payment_id, input.payment_method_id
+        )
+
+    @strawberry.mutation(description="Cancel a payment that has not succeeded")
+    async def cancel_payment(self, info: Info, input: CancelPaymentInput) -> PaymentResult:
+        return await payment_resolvers.cancel_payment(info, input.payment_id)
 
     @strawberry.mutation(description="Refund all or part of a payment; owners and admins")
     async def refund_payment(self, info: Info, input: RefundPaymentInput) -> RefundResult:

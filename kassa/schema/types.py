@@ -336,3 +336,8 @@ class HostNotificationsConfigured:
     signing_secret: str = strawberry.field(
         description="verifies the Kassa-Signature header of every notification"
     )
+
+
+@strawberry.type
+class PaymentChanged:
+    payment: Payment

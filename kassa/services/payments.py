@@ -171,7 +171,7 @@ async def attach_payment_intent(
     try:
         intent = await _payment_intent_of(payment, organization, gateway, payment_method_id)
         if payment_method_id and intent.status == "requires_confirmation":
-            intent = await _confirm(payment, intent, gateway)
+            intent = await confirm_intent(payment, intent, gateway)
     except StripeFailure as exc:
         await _fail_unstarted(payment, exc)
         raise provider_error(exc) from exc
@@ -206,7 +206,7 @@ async def _payment_intent_of(
     return intent
 
 
-async def _confirm(
+async def confirm_intent(
     payment: Payment, intent: PaymentIntentSnapshot, gateway: StripeGateway
 ) -> PaymentIntentSnapshot:
     """Confirm with the card given by id (saved or test card), once per payment.

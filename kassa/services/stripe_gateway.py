@@ -305,6 +305,16 @@ class StripeGateway:
         )
         return payment_intent_snapshot(intent.to_dict())
 
+    async def set_payment_method(
+        self, intent_id: str, payment_method_id: str
+    ) -> PaymentIntentSnapshot:
+        intent = await self._call(
+            self._client.v1.payment_intents.update_async(
+                intent_id, cast(Any, {"payment_method": payment_method_id})
+            )
+        )
+        return payment_intent_snapshot(intent.to_dict())
+
     async def retrieve_payment_intent(self, intent_id: str) -> PaymentIntentSnapshot:
         intent = await self._call(self._client.v1.payment_intents.retrieve_async(intent_id))
         return payment_intent_snapshot(intent.to_dict())
