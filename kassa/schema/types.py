@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -14,6 +14,7 @@ from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import refunds as refund_resolvers
+from kassa.resolvers import stats as stats_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.context import Context
 from kassa.schema.scalars import DecimalText
@@ -195,6 +196,15 @@ class Organization(Node):
     ) -> Connection[Payment]:
         return await payment_resolvers.organization_payments(info, self.model, first, after, status)
 
+    @strawberry.field(description="Owners and admins; the last 30 days unless told otherwise")
+    async def payment_stats(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> PaymentStats:
+        return await stats_resolvers.payment_stats(info, self.model, from_, to)
+
     @strawberry.field
     async def orders(
         self,
@@ -341,3 +351,39 @@ class HostNotificationsConfigured:
 @strawberry.type
 class PaymentChanged:
     payment: Payment
+
+
+@strawberry.type
+class PaymentStatusTotal:
+    status: models.PaymentStatus
+    currency: str
+    count: int
+    volume: Money
+
+
+@strawberry.type
+class PaymentDayTotal:
+    day: str = strawberry.field(description="YYYY-MM-DD, UTC")
+    status: models.PaymentStatus
+    currency: str
+    count: int
+    volume: Money
+
+
+@strawberry.type
+class CurrencyPaymentSummary:
+    currency: str
+    succeeded_count: int
+    volume: Money
+    refunded: Money
+    refund_rate: DecimalText = strawberry.field(description="refunded / volume, 4 places")
+    average_payment: Money
+
+
+@strawberry.type
+class PaymentStats:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    by_status: list[PaymentStatusTotal]
+    by_day: list[PaymentDayTotal]
+    currencies: list[CurrencyPaymentSummary]
