@@ -11,6 +11,7 @@ class IdKind(StrEnum):
     PAYMENT = "pay"
     ORDER = "ord"
     REFUND = "ref"
+    SAVED_CARD = "card"
     WALLET_TRANSACTION = "wtx"
 
 

@@ -7,6 +7,7 @@ from kassa.models.outbox import OutboxMessage, OutboxStatus
 from kassa.models.payment import Payment, PaymentPurpose, PaymentStatus
 from kassa.models.reconciliation import ReconciliationRun
 from kassa.models.refund import Refund, RefundStatus
+from kassa.models.saved_card import SavedCard
 from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ReconciliationRun",
     "Refund",
     "RefundStatus",
+    "SavedCard",
     "StripeEvent",
     "StripeEventStatus",
     "TransferKind",

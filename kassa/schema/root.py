@@ -9,6 +9,7 @@ import strawberry
 
 from kassa import models
 from kassa.ids import IdKind, decode, kind_of
+from kassa.resolvers import cards as card_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -27,7 +28,9 @@ from kassa.schema.types import (
     Payment,
     PaymentChanged,
     PaymentIntentCreated,
+    PaymentMethodChanged,
     RefundCreated,
+    SetupIntentCreated,
     StripeEvent,
     StripeEventReplayed,
     Viewer,
@@ -127,6 +130,22 @@ class CancelPaymentInput:
     payment_id: strawberry.ID
 
 
+SetupIntentResult = Annotated[SetupIntentCreated | UserError, strawberry.union("SetupIntentResult")]
+PaymentMethodResult = Annotated[
+    PaymentMethodChanged | UserError, strawberry.union("PaymentMethodResult")
+]
+
+
+@strawberry.input
+class CreateSetupIntentInput:
+    organization_id: strawberry.ID
+
+
+@strawberry.input
+class PaymentMethodInput:
+    payment_method_id: strawberry.ID
+
+
 @strawberry.input
 class ReplayStripeEventInput:
     event_id: str
@@ -213,6 +232,24 @@ class Mutation:
     @strawberry.mutation(description="Cancel a payment that has not succeeded")
     async def cancel_payment(self, info: Info, input: CancelPaymentInput) -> PaymentResult:
         return await payment_resolvers.cancel_payment(info, input.payment_id)
+
+    @strawberry.mutation(description="Start saving a card: confirm the secret with Stripe.js")
+    async def create_setup_intent(
+        self, info: Info, input: CreateSetupIntentInput
+    ) -> SetupIntentResult:
+        return await card_resolvers.create_setup_intent(info, input.organization_id)
+
+    @strawberry.mutation(description="The card that pays when none is named")
+    async def set_default_payment_method(
+        self, info: Info, input: PaymentMethodInput
+    ) -> PaymentMethodResult:
+        return await card_resolvers.set_default(info, input.payment_method_id)
+
+    @strawberry.mutation(description="Forget a saved card (detached from the Stripe customer)")
+    async def detach_payment_method(
+        self, info: Info, input: PaymentMethodInput
+    ) -> PaymentMethodResult:
+        return await card_resolvers.detach(info, input.payment_method_id)
 
     @strawberry.mutation(description="Refund all or part of a payment; owners and admins")
     async def refund_payment(self, info: Info, input: RefundPaymentInput) -> RefundResult:

@@ -10,6 +10,7 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind, encode
 from kassa.money import Money as DomainMoney
+from kassa.resolvers import cards as card_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -195,6 +196,12 @@ class Organization(Node):
         status: models.PaymentStatus | None = None,
     ) -> Connection[Payment]:
         return await payment_resolvers.organization_payments(info, self.model, first, after, status)
+
+    @strawberry.field(
+        description="Cards saved with Stripe; the default one pays when none is named"
+    )
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return await card_resolvers.payment_methods(info, self.model)
 
     @strawberry.field(description="Owners and admins; the last 30 days unless told otherwise")
     async def payment_stats(
@@ -387,3 +394,33 @@ class PaymentStats:
     by_status: list[PaymentStatusTotal]
     by_day: list[PaymentDayTotal]
     currencies: list[CurrencyPaymentSummary]
+
+
+@strawberry.type
+class PaymentMethod(Node):
+    card: CardSummary | None
+    is_default: bool
+
+    @classmethod
+    def of(cls, card: models.SavedCard) -> PaymentMethod:
+        return cls(
+            id=strawberry.ID(encode(IdKind.SAVED_CARD, card.id)),
+            card=CardSummary(
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+            ),
+            is_default=card.is_default and card.detached_at is None,
+        )
+
+
+@strawberry.type
+class PaymentMethodChanged:
+    payment_method: PaymentMethod
+
+
+@strawberry.type
+class SetupIntentCreated:
+    setup_intent_id: str
+    client_secret: str

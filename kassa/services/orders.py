@@ -127,9 +127,8 @@ async def pay_order(
             created_by=caller.user_id,
             receipt_email=order.customer_email,
         )
-        return await payments.attach_payment_intent(
-            payment, order.organization, gateway, payment_method_id
-        )
+        card = payment_method_id or await payments.default_card_id(order.organization)
+        return await payments.attach_payment_intent(payment, order.organization, gateway, card)
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ from kassa.models import (
     Payment,
     PaymentPurpose,
     PaymentStatus,
+    SavedCard,
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
@@ -111,7 +112,16 @@ async def top_up_wallet(
     money = charge_amount(request.amount, request.currency)
     check_idempotency_key(request.idempotency_key)
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
-    return await attach_payment_intent(payment, organization, gateway, request.payment_method_id)
+    card = request.payment_method_id or await default_card_id(organization)
+    return await attach_payment_intent(payment, organization, gateway, card)
+
+
+async def default_card_id(organization: Organization) -> str | None:
+    """The organization's default saved card, used when the caller names none."""
+    card = await SavedCard.filter(
+        organization=organization, detached_at__isnull=True, is_default=True
+    ).first()
+    return card.stripe_payment_method_id if card else None
 
 
 async def _new_payment(

@@ -20,12 +20,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import payments, refunds
+from kassa.services import payments, refunds, saved_cards
 from kassa.services.errors import not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     VerifiedEvent,
     payment_intent_snapshot,
+    payment_method_snapshot,
     refund_snapshot,
     refunds_of_charge,
 )
@@ -43,6 +44,8 @@ class Outcome:
     needs_card_details: bool = False
     # A `charge.refunded` payload without its refunds: the worker reads them from Stripe.
     charge_to_sync: str | None = None
+    # A SetupIntent's new card (and its customer), which the worker reads from Stripe.
+    method_to_save: tuple[str, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class Processed:
     payment_without_card: uuid.UUID | None = None
     unknown_intent: str | None = None
     charge_to_sync: str | None = None
+    method_to_save: tuple[str, str | None] | None = None
 
 
 UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
@@ -139,8 +143,13 @@ async def process(event_id: str, max_attempts: int) -> Processed:
         return await _record_failure(event_id, exc, max_attempts)
     needs_card = outcome is not None and outcome.needs_card_details
     payment_id = outcome.payment_id if outcome and needs_card else None
-    charge = outcome.charge_to_sync if outcome else None
-    return Processed(event.status, event.attempts, payment_id, charge_to_sync=charge)
+    return Processed(
+        event.status,
+        event.attempts,
+        payment_id,
+        charge_to_sync=outcome.charge_to_sync if outcome else None,
+        method_to_save=outcome.method_to_save if outcome else None,
+    )
 
 
 async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
@@ -256,7 +265,35 @@ async def _charge_refunded(
     return Outcome()
 
 
+async def _setup_intent_succeeded(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    method = data_object.get("payment_method")
+    method_id = method.get("id") if isinstance(method, Mapping) else method
+    customer = data_object.get("customer")
+    if not isinstance(method_id, str):
+        return Outcome()
+    return Outcome(method_to_save=(method_id, customer if isinstance(customer, str) else None))
+
+
+async def _payment_method_attached(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    await saved_cards.save(conn, payment_method_snapshot(data_object))
+    return Outcome()
+
+
+async def _payment_method_detached(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    await saved_cards.detached(payment_method_snapshot(data_object))
+    return Outcome()
+
+
 HANDLERS: dict[str, Handler] = {
+    "setup_intent.succeeded": _setup_intent_succeeded,
+    "payment_method.attached": _payment_method_attached,
+    "payment_method.detached": _payment_method_detached,
     "refund.created": _refund_changed,
     "refund.updated": _refund_changed,
     "refund.failed": _refund_changed,

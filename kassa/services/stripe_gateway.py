@@ -68,6 +68,13 @@ class PaymentIntentSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentMethodSnapshot:
+    id: str
+    customer_id: str | None
+    card: CardDetails | None
+
+
+@dataclass(frozen=True, slots=True)
 class RefundSnapshot:
     id: str
     status: str
@@ -187,6 +194,12 @@ def refund_snapshot(obj: JSONObject) -> RefundSnapshot:
         failure_reason=obj.get("failure_reason")
         if isinstance(obj.get("failure_reason"), str)
         else None,
+    )
+
+
+def payment_method_snapshot(obj: JSONObject) -> PaymentMethodSnapshot:
+    return PaymentMethodSnapshot(
+        id=str(obj["id"]), customer_id=_id_of(obj.get("customer")), card=_card(obj.get("card"))
     )
 
 
@@ -359,6 +372,23 @@ class StripeGateway:
             self._client.v1.refunds.list_async(cast(Any, {"charge": charge_id, "limit": 100}))
         )
         return [refund_snapshot(item.to_dict()) for item in page.data]
+
+    async def create_setup_intent(self, *, setup_key: str, customer_id: str) -> tuple[str, str]:
+        """A SetupIntent for saving a card; its id and client secret."""
+        params = {"customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]}
+        intent = await self._call(
+            self._client.v1.setup_intents.create_async(
+                cast(Any, params), options={"idempotency_key": f"kassa:setup:{setup_key}"}
+            )
+        )
+        return str(intent.id), str(intent.client_secret)
+
+    async def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodSnapshot:
+        method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
+        return payment_method_snapshot(method.to_dict())
+
+    async def detach_payment_method(self, payment_method_id: str) -> None:
+        await self._call(self._client.v1.payment_methods.detach_async(payment_method_id))
 
     async def retrieve_card(self, payment_method_id: str) -> CardDetails | None:
         method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))

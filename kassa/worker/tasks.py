@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from kassa.models import StripeEventStatus
-from kassa.services import payments, refunds, stripe_events
+from kassa.services import payments, refunds, saved_cards, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import StripeFailure
 
@@ -25,6 +25,8 @@ async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStat
         await payments.fill_card_details(processed.payment_without_card, runtime.gateway)
     if processed.charge_to_sync is not None:
         await refunds.sync_charge(processed.charge_to_sync, runtime.gateway)
+    if processed.method_to_save is not None:
+        await saved_cards.save_from_stripe(*processed.method_to_save, runtime.gateway)
     return processed.status
 
 
