@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
 from kassa.services import organizations, payments
@@ -20,13 +20,6 @@ from kassa.services.stripe_gateway import StripeGateway
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
 MAX_NOTIFY_EMAILS = 10
-# Payments of an order still under way: paying again continues one of these.
-OPEN_PAYMENT = (
-    PaymentStatus.REQUIRES_PAYMENT_METHOD,
-    PaymentStatus.REQUIRES_CONFIRMATION,
-    PaymentStatus.REQUIRES_ACTION,
-    PaymentStatus.PROCESSING,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,31 +111,47 @@ async def pay_order(
         await order.refresh_from_db(fields=["status"])
         if order.status.is_paid:
             raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
-        payment = await _open_payment(order) or await Payment.create(
-            organization=order.organization,
-            purpose=PaymentPurpose.ORDER,
-            order=order,
-            amount=order.amount,
-            currency=order.currency,
-            created_by=caller.user_id,
-            receipt_email=order.customer_email,
-        )
+        payment = await _open_payment(order) or await _new_attempt(order, gateway, caller)
         card = payment_method_id or await payments.default_card_id(order.organization)
         return await payments.attach_payment_intent(payment, order.organization, gateway, card)
 
 
+async def _new_attempt(order: Order, gateway: StripeGateway, caller: Caller) -> Payment:
+    """A new payment for the order; earlier declined intents are cancelled at Stripe first,
+    so a customer's other tab cannot pay the order a second time through one of them."""
+    for earlier in await Payment.filter(
+        order=order, status=PaymentStatus.FAILED, stripe_payment_intent_id__isnull=False
+    ):
+        await payments.cancel_quietly(gateway, earlier.stripe_payment_intent_id or "")
+    return await Payment.create(
+        organization=order.organization,
+        purpose=PaymentPurpose.ORDER,
+        order=order,
+        amount=order.amount,
+        currency=order.currency,
+        created_by=caller.user_id,
+        receipt_email=order.customer_email,
+    )
+
+
 @asynccontextmanager
 async def _one_at_a_time(name: str) -> AsyncIterator[None]:
-    # A transaction-scoped advisory lock: it holds no row, so the writes made meanwhile on
-    # other connections cannot deadlock with it, and it ends with the block.
-    async with in_transaction() as conn:
-        await conn.execute_query_dict("SELECT pg_advisory_xact_lock(hashtext($1))", [name])
-        yield
+    # A session-level advisory lock held on a pool connection of its own. Not a transaction:
+    # the work inside commits as it goes (a declined card must stay recorded), and the
+    # lock holds no row, so those writes cannot deadlock with it.
+    async with connections.get("default").acquire_connection() as connection:
+        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", name)
+        try:
+            yield
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
 
 
 async def _open_payment(order: Order) -> Payment | None:
     return (
-        await Payment.filter(order=order, status__in=OPEN_PAYMENT).order_by("-created_at").first()
+        await Payment.filter(order=order, status__in=payments.OPEN_STATUSES)
+        .order_by("-created_at")
+        .first()
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from kassa.models import Payment, PaymentStatus
+from kassa.models import Order, OrderStatus, Payment, PaymentStatus
 from kassa.services import payments
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import StripeFailure, StripeGateway
 
 CONFIRMABLE = (PaymentStatus.REQUIRES_PAYMENT_METHOD, PaymentStatus.REQUIRES_CONFIRMATION)
+PAID_ORDER = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
 async def _payment_under_way(caller: Caller, payment_id: uuid.UUID | None) -> Payment:
@@ -32,6 +33,9 @@ async def confirm_payment(
 ) -> Payment:
     """Confirm on the server with a saved or given card; a decline is CARD_DECLINED."""
     payment = await _payment_under_way(caller, payment_id)
+    order_id = payment.order_id  # type: ignore[attr-defined]
+    if order_id and await Order.filter(id=order_id, status__in=PAID_ORDER).exists():
+        raise DomainError(ErrorCode.ALREADY_PAID, "its order is already paid", "paymentId")
     if payment.status not in CONFIRMABLE and payment.status is not PaymentStatus.FAILED:
         raise DomainError(
             ErrorCode.INVALID_STATE, f"the payment is {payment.status.value}", "paymentId"

@@ -208,7 +208,7 @@ async def _payment_intent_of(
             return created
         # A concurrent request with the same idempotency key attached its intent first;
         # a server that ignores idempotency keys made a second one: drop it, use theirs.
-        await _cancel_quietly(gateway, created.id)
+        await cancel_quietly(gateway, created.id)
     if payment.stripe_payment_intent_id is None:
         raise DomainError(ErrorCode.INVALID_STATE, "the payment lost its PaymentIntent")
     intent = await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
@@ -287,7 +287,7 @@ async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnap
         await apply_payment_intent(conn, locked, intent, _observed_now())
 
 
-async def _cancel_quietly(gateway: StripeGateway, intent_id: str) -> None:
+async def cancel_quietly(gateway: StripeGateway, intent_id: str) -> None:
     try:
         await gateway.cancel_payment_intent(intent_id)
     except StripeFailure as exc:
@@ -494,6 +494,14 @@ async def _order_of(conn: BaseDBAsyncClient, payment: Payment) -> Order | None:
     return await Order.filter(id=order_id).using_db(conn).first() if order_id else None
 
 
+# Payments still under way: paying again continues one of these.
+OPEN_STATUSES = (
+    PaymentStatus.REQUIRES_PAYMENT_METHOD,
+    PaymentStatus.REQUIRES_CONFIRMATION,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.PROCESSING,
+)
+
 # What a payment's new state makes of its order, from the order states it may leave.
 ORDER_FOLLOWS = {
     PaymentStatus.SUCCEEDED: (
@@ -511,6 +519,8 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
     if order_id is None or payment.status not in ORDER_FOLLOWS:
         return
     new_status, from_statuses = ORDER_FOLLOWS[payment.status]
+    if new_status is not OrderStatus.PAID and await _order_has_other_hope(conn, payment):
+        return  # another attempt at paying this order is under way or has succeeded
     changed = await (
         Order.filter(id=order_id, status__in=from_statuses)
         .using_db(conn)
@@ -534,6 +544,16 @@ async def notify_host_of_order(conn: BaseDBAsyncClient, order_id: uuid.UUID) -> 
             "reference": order.reference,
             "status": order.status.value,
         },
+    )
+
+
+async def _order_has_other_hope(conn: BaseDBAsyncClient, payment: Payment) -> bool:
+    hopeful = (*OPEN_STATUSES, PaymentStatus.SUCCEEDED)
+    return (
+        await Payment.filter(order_id=payment.order_id, status__in=hopeful)  # type: ignore[attr-defined]
+        .exclude(id=payment.id)
+        .using_db(conn)
+        .exists()
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from kassa.models import OutboxMessage, Payment, StripeEvent
 from tests.e2e.test_orders import _create, _pay, _wait_for_order
@@ -22,7 +23,11 @@ async def test_paid_order_mails_one_receipt_after_three_deliveries(
 ) -> None:
     # given: an order for a coaching session, the coach to be told too
     member = await kassa.member()
-    customer, coach = "ada@example.com", "coach@example.com"
+    # addresses of this test's own: the SMTP server's inbox lasts the whole session
+    customer, coach = (
+        f"ada-{uuid.uuid4().hex[:8]}@example.com",
+        f"coach-{uuid.uuid4().hex[:8]}@example.com",
+    )
     created = await _create(
         kassa,
         member,
@@ -64,7 +69,7 @@ async def test_paid_order_mails_one_receipt_after_three_deliveries(
 
 async def test_refund_mails_a_refund_notice(kassa: Kassa, smtp: Inbox) -> None:
     member = await kassa.member()
-    customer = "grace@example.com"
+    customer = f"grace-{uuid.uuid4().hex[:8]}@example.com"
     created = await _create(kassa, member, amount="25.00", currency="usd", customerEmail=customer)
     paid = await _pay(kassa, member, created["order"]["id"], paymentMethodId="pm_card_visa")
 
@@ -79,7 +84,7 @@ async def test_refund_mails_a_refund_notice(kassa: Kassa, smtp: Inbox) -> None:
 
 async def test_html_mail_escapes_what_the_host_app_wrote(kassa: Kassa, smtp: Inbox) -> None:
     member = await kassa.member()
-    customer = "mallory@example.com"
+    customer = f"mallory-{uuid.uuid4().hex[:8]}@example.com"
     created = await _create(
         kassa,
         member,
