@@ -172,6 +172,13 @@ async def _send_to_stripe(refund: Refund, payment: Payment, gateway: StripeGatew
             metadata={"kassa_refund_id": str(refund.id), "kassa_reason": refund.reason or ""},
         )
     except StripeFailure as exc:
+        if not exc.refused:
+            # Stripe may have made the refund before the answer got lost: the row keeps
+            # holding the amount until Stripe's event or a retry with the same key settles it.
+            raise DomainError(
+                ErrorCode.PAYMENT_PROVIDER_ERROR,
+                "Stripe did not answer; retry with the same idempotencyKey to settle this refund",
+            ) from exc
         await Refund.filter(id=refund.id, stripe_refund_id__isnull=True).update(
             status=RefundStatus.FAILED, failure_reason=(exc.code or "stripe_error")[:255]
         )
@@ -184,14 +191,32 @@ def _observed_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+# Stripe moves a refund forward only: pending → requires_action → succeeded, and a
+# succeeded refund may still fail; failed and canceled are the end.
+PROGRESS = {
+    RefundStatus.PENDING: 0,
+    RefundStatus.REQUIRES_ACTION: 1,
+    RefundStatus.SUCCEEDED: 2,
+    RefundStatus.FAILED: 3,
+    RefundStatus.CANCELED: 3,
+}
+
+
+class RefundBeforePayment(Exception):
+    """A refund succeeded for a payment kassa has not seen succeed yet: retried later."""
+
+
 async def apply_refund(
     conn: BaseDBAsyncClient, snapshot: RefundSnapshot, observed_at: datetime
 ) -> Refund:
     """Bring kassa's refund to Stripe's state, booking money once on success."""
-    refund = await _refund_for(conn, snapshot)
-    if refund.last_stripe_event_at and observed_at < refund.last_stripe_event_at:
-        return refund
+    found = await _refund_for(conn, snapshot)
+    # The payment first, then the refund: every path locks in this order.
+    await Payment.select_for_update().using_db(conn).get(id=found.payment_id)  # type: ignore[attr-defined]
+    refund = await Refund.select_for_update().using_db(conn).get(id=found.id)
     before, after = refund.status, STRIPE_STATUS.get(snapshot.status, RefundStatus.PENDING)
+    if PROGRESS[after] < PROGRESS[before] or _is_older(refund, observed_at):
+        return refund
     refund.status, refund.stripe_refund_id = after, snapshot.id
     refund.failure_reason = snapshot.failure_reason
     refund.last_stripe_event_at = observed_at
@@ -201,10 +226,14 @@ async def apply_refund(
     return refund
 
 
+def _is_older(refund: Refund, observed_at: datetime) -> bool:
+    return refund.last_stripe_event_at is not None and observed_at < refund.last_stripe_event_at
+
+
 async def _refund_for(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund:
-    found = await Refund.filter(stripe_refund_id=snapshot.id).select_for_update().using_db(conn)
-    if found:
-        return found[0]
+    found = await Refund.filter(stripe_refund_id=snapshot.id).using_db(conn).first()
+    if found is not None:
+        return found
     mine = await _refund_named_by(conn, snapshot)
     if mine is not None:
         return mine
@@ -217,7 +246,7 @@ async def _refund_named_by(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) ->
         refund_id = uuid.UUID(snapshot.metadata.get("kassa_refund_id", ""))
     except ValueError:
         return None
-    refund = await Refund.filter(id=refund_id).select_for_update().using_db(conn).first()
+    refund = await Refund.filter(id=refund_id).using_db(conn).first()
     if refund is None:
         return None
     payment = await Payment.filter(id=refund.payment_id).using_db(conn).get()  # type: ignore[attr-defined]
@@ -250,6 +279,10 @@ async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -
 async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> None:
     """Move the money back (or forward again when Stripe reverses a refund) exactly once."""
     payment = await Payment.select_for_update().using_db(conn).get(id=refund.payment_id)  # type: ignore[attr-defined]
+    if not reverse and payment.status is not PaymentStatus.SUCCEEDED:
+        # Out of order: the refund's event overtook the payment's. Booking now would
+        # take back money kassa has not received; the event is retried instead.
+        raise RefundBeforePayment(f"refund {refund.id}: payment {payment.id} not succeeded yet")
     account = _refunded_from(payment)
     if account is not None:
         clearing = ledger.stripe_clearing_account(payment.currency)

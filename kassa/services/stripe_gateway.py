@@ -31,11 +31,24 @@ TIMESTAMP = re.compile(r"[0-9]{1,12}")
 class StripeFailure(Exception):
     """Stripe refused or could not be reached; `code` is Stripe's error code when it gave one."""
 
-    def __init__(self, message: str, *, code: str | None = None, card_declined: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        card_declined: bool = False,
+        http_status: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.card_declined = card_declined
+        self.http_status = http_status
+
+    @property
+    def refused(self) -> bool:
+        """Stripe answered and said no; otherwise the outcome is unknown (timeout, 5xx)."""
+        return self.http_status is not None and 400 <= self.http_status < 500
 
 
 class InvalidWebhook(Exception):
@@ -399,7 +412,12 @@ class StripeGateway:
             return await request
         except stripe.CardError as exc:
             raise StripeFailure(
-                exc.user_message or str(exc), code=exc.code, card_declined=True
+                exc.user_message or str(exc),
+                code=exc.code,
+                card_declined=True,
+                http_status=exc.http_status,
             ) from exc
         except stripe.StripeError as exc:
-            raise StripeFailure(exc.user_message or str(exc), code=exc.code) from exc
+            raise StripeFailure(
+                exc.user_message or str(exc), code=exc.code, http_status=exc.http_status
+            ) from exc

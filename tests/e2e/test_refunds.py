@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from kassa.models import AccountKind, Payment, Refund, TransferKind
+from kassa.models import AccountKind, LedgerTransfer, Payment, Refund, TransferKind
 from kassa.services import ledger
 from kassa.services.identity import OrgRole
 from tests.e2e.test_orders import _create, _order, _pay
@@ -17,8 +18,10 @@ from tests.support import (
     Kassa,
     Member,
     assert_ledger_consistent,
+    payment_intent_event,
     refund_object,
     stripe_event,
+    wait_for_event,
 )
 
 REFUND = """
@@ -191,3 +194,57 @@ async def test_refund_of_an_unpaid_payment_is_invalid_state(kassa: Kassa) -> Non
     result = await _refund(kassa, member.token, created["payment"]["id"])
 
     assert result["code"] == "INVALID_STATE"
+
+
+async def test_refund_events_out_of_order_within_a_second_book_once(kassa: Kassa) -> None:
+    # given: Stripe's refund events for one refund, the first-made arriving last
+    member = await kassa.member()
+    _, payment_id = await _paid_order(kassa, member, "8.00")
+    payment = await Payment.get(id=payment_id.removeprefix("pay_"))
+    pending = refund_object(
+        intent_id=payment.stripe_payment_intent_id or "",
+        charge_id=payment.stripe_charge_id,
+        amount=300,
+        status="pending",
+    )
+    succeeded = {**pending, "status": "succeeded"}
+    second = int(time.time())
+
+    # when
+    for kind, refund, created in (
+        ("refund.updated", succeeded, second),
+        ("refund.created", pending, second),
+        ("refund.updated", succeeded, second + 1),
+    ):
+        await kassa.deliver_and_wait(stripe_event(kind, refund, created=created))
+
+    # then
+    await payment.refresh_from_db()
+    assert payment.amount_refunded == 300
+    assert (await Refund.get(stripe_refund_id=pending["id"])).status == "SUCCEEDED"
+    transfers = await LedgerTransfer.filter(payment=payment, kind="REFUND").count()
+    assert transfers == 1
+    await assert_ledger_consistent()
+
+
+async def test_refund_event_before_its_payment_succeeds_waits_for_it(kassa: Kassa) -> None:
+    # given: a refund's event overtakes the success of the payment it refunds
+    member = await kassa.member()
+    created = await kassa.top_up(member, "10.00")
+    intent_id = created["payment"]["stripePaymentIntentId"]
+    refund = refund_object(intent_id=intent_id, charge_id=None, amount=300, status="succeeded")
+    refund_event = stripe_event("refund.created", refund)
+    early = await kassa.deliver_and_wait(refund_event)
+    assert early.status == "FAILED"
+    assert (await kassa.wallet(member))["balance"]["amount"] == "0.00"
+
+    # when: the payment's success arrives, and the refund event is tried again
+    await kassa.deliver_and_wait(
+        payment_intent_event("payment_intent.succeeded", intent_id, amount=1000, status="succeeded")
+    )
+    settled = await wait_for_event(early.id, attempts=99)
+
+    # then
+    assert settled.status == "PROCESSED"
+    assert (await kassa.wallet(member))["balance"]["amount"] == "7.00"
+    await assert_ledger_consistent()
