@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -300,22 +301,36 @@ def provider_error(exc: StripeFailure) -> DomainError:
     return DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, f"Stripe: {exc.message}")
 
 
-async def adopt_payment_intent(intent_id: str, gateway: StripeGateway) -> bool:
+class Adoption(StrEnum):
+    ADOPTED = "adopted"  # kassa's payment now tracks the intent
+    FOREIGN = "foreign"  # not an intent kassa made
+    UNRESOLVED = "unresolved"  # names a payment kassa cannot match (yet)
+
+
+async def adopt_payment_intent(intent_id: str, gateway: StripeGateway) -> Adoption:
     """Attach an intent kassa made but never recorded (a crash right after creating it).
 
     The intent's metadata only names a candidate; kassa's own record decides: the payment
     must exist, have no intent yet, and match the intent's organization, amount and currency.
     """
     intent = await gateway.retrieve_payment_intent(intent_id)
+    if "kassa_payment_id" not in intent.metadata:
+        return Adoption.FOREIGN
     payment = await _payment_named_by(intent)
+    if payment is not None and payment.stripe_payment_intent_id == intent.id:
+        return Adoption.ADOPTED  # recorded meanwhile, by the request that made it
     if payment is None or not _is_made_for(payment, intent):
-        return False
+        return Adoption.UNRESOLVED
     claimed = await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
         stripe_payment_intent_id=intent.id
     )
     if claimed:
         await record_payment_intent(payment.id, intent)
-    return bool(claimed)
+        return Adoption.ADOPTED
+    await payment.refresh_from_db(fields=["stripe_payment_intent_id"])
+    return (
+        Adoption.ADOPTED if payment.stripe_payment_intent_id == intent.id else Adoption.UNRESOLVED
+    )
 
 
 async def _payment_named_by(intent: PaymentIntentSnapshot) -> Payment | None:

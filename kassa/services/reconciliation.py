@@ -19,7 +19,13 @@ async def reconcile(gateway: StripeGateway, since: datetime) -> ReconciliationRu
     fixes: list[dict[str, object]] = []
     intents = await gateway.payment_intents_since(int(since.timestamp()))
     for intent in intents:
-        fix = await _reconcile_intent(intent, gateway)
+        try:
+            fix = await _reconcile_intent(intent, gateway)
+        except Exception as exc:
+            # One intent kassa cannot reconcile (say, an amount that disagrees) is reported
+            # and does not stop the run.
+            log.warning("reconciliation of %s failed: %s", intent.id, exc)
+            fix = {"paymentIntent": intent.id, "fix": f"not reconciled: {exc}"[:500]}
         if fix is not None:
             fixes.append(fix)
     run.checked, run.fixed, run.report = len(intents), len(fixes), fixes
@@ -35,7 +41,7 @@ async def _reconcile_intent(
     if payment is None:
         if "kassa_payment_id" not in intent.metadata:
             return None  # not kassa's: another integration on the same Stripe account
-        if not await payments.adopt_payment_intent(intent.id, gateway):
+        if await payments.adopt_payment_intent(intent.id, gateway) is not payments.Adoption.ADOPTED:
             return None
         payment = await Payment.get(stripe_payment_intent_id=intent.id)
         return _fix(payment, intent, "unrecorded intent attached", None)
@@ -61,5 +67,6 @@ def _fix(
 
 
 async def last_started() -> datetime | None:
-    run = await ReconciliationRun.all().order_by("-started_at").first()
+    """When the last run that finished began: a run that crashed covered nothing."""
+    run = await ReconciliationRun.filter(finished_at__isnull=False).order_by("-started_at").first()
     return run.started_at if run else None

@@ -156,11 +156,13 @@ async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> P
     log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=exc)
     # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
     error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\0")[:2000]
+    # A payload that cannot be read fails the same way every time: no point retrying it.
+    malformed = isinstance(exc, (KeyError, TypeError, ValueError))
     async with in_transaction() as conn:
         event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
         if event.status in UNHANDLED:
             event.attempts += 1
-            dead = event.attempts >= max_attempts
+            dead = malformed or event.attempts >= max_attempts
             event.status = StripeEventStatus.DEAD if dead else StripeEventStatus.FAILED
             event.next_attempt_at = None if dead else datetime.now(UTC) + backoff(event.attempts)
             event.last_error = error

@@ -146,24 +146,37 @@ def _parse_event(text: str) -> VerifiedEvent:
         body = json.loads(text)
         data_object = body["data"]["object"]
         return VerifiedEvent(
-            id=_required_str(body, "id"),
-            type=_required_str(body, "type"),
-            created=int(body["created"]),
+            id=_required_str(body, "id", 255),
+            type=_required_str(body, "type", 100),
+            created=_timestamp(body["created"]),
             livemode=bool(body.get("livemode", False)),
-            account=body.get("account") if isinstance(body.get("account"), str) else None,
-            api_version=body.get("api_version")
-            if isinstance(body.get("api_version"), str)
-            else None,
+            account=_optional_str(body.get("account"), 255),
+            api_version=_optional_str(body.get("api_version"), 64),
             data_object=data_object if isinstance(data_object, dict) else {},
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidWebhook(f"body is not a Stripe event: {exc}") from exc
 
 
-def _required_str(body: JSONObject, key: str) -> str:
-    value = body[key]
-    if not isinstance(value, str) or not value:
+def _required_str(body: JSONObject, key: str, max_length: int) -> str:
+    value = _optional_str(body[key], max_length)
+    if not value:
         raise ValueError(f"missing {key}")
+    return value
+
+
+def _optional_str(value: Any, max_length: int) -> str | None:
+    """Text kassa can store: printable, no NUL, bounded; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isprintable() or len(value) > max_length:
+        raise ValueError(f"not a short printable string: {str(value)[:40]!r}")
+    return value
+
+
+def _timestamp(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**11:
+        raise ValueError("created is not a Unix time")
     return value
 
 

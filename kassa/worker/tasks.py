@@ -34,11 +34,14 @@ async def _resolve_with_stripe(
     runtime: Runtime, event_id: str, intent_id: str
 ) -> stripe_events.Processed:
     try:
-        adopted = await payments.adopt_payment_intent(intent_id, runtime.gateway)
+        adoption = await payments.adopt_payment_intent(intent_id, runtime.gateway)
     except StripeFailure as exc:
         log.warning("could not read PaymentIntent %s from Stripe: %s", intent_id, exc)
         return stripe_events.Processed(StripeEventStatus.FAILED)
-    if not adopted:
+    if adoption is payments.Adoption.FOREIGN:
         await stripe_events.mark_ignored(event_id, f"{intent_id} is not a payment kassa made")
         return stripe_events.Processed(StripeEventStatus.IGNORED)
+    if adoption is payments.Adoption.UNRESOLVED:
+        # It names a kassa payment that does not match (yet): keep retrying, then DEAD.
+        return stripe_events.Processed(StripeEventStatus.FAILED)
     return await stripe_events.process(event_id, runtime.settings.event_max_attempts)

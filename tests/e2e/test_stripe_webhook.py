@@ -165,3 +165,43 @@ async def test_without_a_webhook_secret_nothing_is_stored(kassa: Kassa, database
     # then
     assert response.status_code == 503
     assert not await StripeEvent.exists(id=_event_id(payload))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"created": 10**12},
+        {"created": -5},
+        {"created": "yesterday"},
+        {"id": "evt_" + "x" * 300},
+        {"id": "evt_nul\x00"},
+        {"type": "t" * 101},
+        {"api_version": ["2024-06-20"]},
+    ],
+    ids=["far-future", "negative", "text", "long-id", "nul-id", "long-type", "list-version"],
+)
+async def test_signed_event_with_unstorable_fields_is_400(
+    kassa: Kassa, change: dict[str, object]
+) -> None:
+    event = json.loads(_unknown_type_event())
+    event.update(change)
+    payload = json.dumps(event)
+
+    response = await kassa.deliver(payload, kassa.sign(payload))
+
+    assert response.status_code == 400
+    assert "not a Stripe event" in response.json()["error"]
+
+
+async def test_event_whose_object_cannot_be_read_is_dead_at_once(kassa: Kassa) -> None:
+    event = json.loads(
+        payment_intent_event("payment_intent.succeeded", "pi_x", amount=100, status="succeeded")
+    )
+    del event["data"]["object"]["id"]
+    payload = json.dumps(event)
+
+    stored = await kassa.deliver_and_wait(payload)
+
+    assert stored.status == "DEAD"
+    assert stored.attempts == 1
+    assert "KeyError" in (stored.last_error or "")
