@@ -6,8 +6,10 @@ with the organization's signing secret (README shows the five lines that verify 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -66,22 +68,42 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-async def send(payload: Mapping[str, object]) -> None:
-    organization = await Organization.get(id=str(payload["organization"]))
-    if not organization.notify_url or not organization.notify_secret:
-        return  # the host app stopped listening
-    timestamp = int(time.time())
-    body = json.dumps(
-        {"type": payload["type"], "created": timestamp, "data": payload["data"]},
-        separators=(",", ":"),
-    ).encode()
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-        response = await client.post(
-            organization.notify_url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "Kassa-Signature": signature(organization.notify_secret, timestamp, body),
-            },
-        )
-    response.raise_for_status()
+class HostNotifier:
+    """Sends the outbox's host notifications.
+
+    Outside development it refuses addresses inside the network (loopback, private,
+    link-local, metadata services): an organization's admin chooses the URL, and kassa must
+    not become their probe into it. (A name that resolves differently between the check and
+    the connection is not caught; an egress proxy is the complete answer.)
+    """
+
+    def __init__(self, allow_private_addresses: bool) -> None:
+        self._allow_private = allow_private_addresses
+
+    async def send(self, payload: Mapping[str, object]) -> None:
+        organization = await Organization.get(id=str(payload["organization"]))
+        if not organization.notify_url or not organization.notify_secret:
+            return  # the host app stopped listening
+        await self._check(organization.notify_url)
+        timestamp = int(time.time())
+        body = json.dumps(
+            {"type": payload["type"], "created": timestamp, "data": payload["data"]},
+            separators=(",", ":"),
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Kassa-Signature": signature(organization.notify_secret, timestamp, body),
+        }
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+            response = await client.post(organization.notify_url, content=body, headers=headers)
+        response.raise_for_status()
+
+    async def _check(self, url: str) -> None:
+        if self._allow_private:
+            return
+        parts = urlsplit(url)
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                raise PermissionError(f"{parts.hostname} resolves to {address}, inside the network")

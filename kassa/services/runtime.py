@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kassa.config import ConfigurationError, Settings
+from kassa.config import ConfigurationError, Environment, Settings
+from kassa.services.host_notifications import HostNotifier
 from kassa.services.identity import TokenVerifier
 from kassa.services.jobs import JobQueue
 from kassa.services.live_updates import PaymentUpdates
@@ -25,6 +26,7 @@ class Runtime:
     jobs: JobQueue
     payment_updates: PaymentUpdates
     mailer: Mailer
+    host_notifier: HostNotifier
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -59,6 +61,9 @@ class Runtime:
             jobs=JobQueue(database_url),
             payment_updates=PaymentUpdates(database_url),
             mailer=Mailer(settings),
+            host_notifier=HostNotifier(
+                allow_private_addresses=settings.environment is not Environment.PRODUCTION
+            ),
         )
 
     async def open(self) -> None:

@@ -37,7 +37,7 @@ class Worker:
         self.runtime = runtime
         self.database_url = database_url
         outbox.register_sender(mail.MAIL, runtime.mailer.send)
-        outbox.register_sender(host_notifications.HOST_NOTIFICATION, host_notifications.send)
+        outbox.register_sender(host_notifications.HOST_NOTIFICATION, runtime.host_notifier.send)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; jobs in flight finish first."""

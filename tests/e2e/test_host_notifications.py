@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kassa.services.host_notifications import HostNotifier
 from kassa.services.identity import OrgRole
 from tests.e2e.test_orders import _create, _pay
 from tests.support import Kassa
@@ -127,3 +128,19 @@ async def test_only_owners_and_admins_set_the_url(kassa: Kassa) -> None:
 
     assert by_member["data"]["setHostNotifications"]["code"] == "FORBIDDEN"
     assert bad_url["data"]["setHostNotifications"] == {"code": "INVALID_INPUT", "field": "url"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://localhost/hook",
+    ],
+)
+async def test_production_refuses_addresses_inside_the_network(url: str) -> None:
+    # Only resolves the name (IP literals and localhost resolve locally); connects to nothing.
+    with pytest.raises(PermissionError, match="inside the network"):
+        await HostNotifier(allow_private_addresses=False)._check(url)
