@@ -270,16 +270,7 @@ def payment_intent_event(
             {"type": "card_error", "code": failure[0], "message": failure[1]} if failure else None
         ),
     )
-    event = fixture("event")
-    event.update(
-        id=f"evt_{uuid.uuid4().hex[:24]}",
-        type=event_type,
-        created=created or int(time.time()),
-        livemode=False,
-        data={"object": intent},
-    )
-    event.pop("account", None)
-    return json.dumps(event)
+    return stripe_event(event_type, intent, created)
 
 
 def stripe_event(event_type: str, data_object: JSON, created: int | None = None) -> str:

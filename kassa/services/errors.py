@@ -35,3 +35,13 @@ class DomainError(Exception):
 
 def not_found(what: str, field: str | None = None) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)
+
+
+def check_same_request(stored_fingerprint: str | None, fingerprint: str, what: str) -> None:
+    """A reused idempotency key must come with the request it was first used for."""
+    if stored_fingerprint != fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            f"this idempotency key was used for a different {what}",
+            "idempotencyKey",
+        )

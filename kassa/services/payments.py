@@ -33,7 +33,7 @@ from kassa.models import (
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
 from kassa.services import host_notifications, ledger, organizations
-from kassa.services.errors import DomainError, ErrorCode
+from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
@@ -164,12 +164,8 @@ async def _by_idempotency_key(
     organization: Organization, key: str, fingerprint: str
 ) -> Payment | None:
     existing = await Payment.get_or_none(organization=organization, idempotency_key=key)
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "this idempotency key was used for a different request",
-            "idempotencyKey",
-        )
+    if existing is not None:
+        check_same_request(existing.request_fingerprint, fingerprint, "request")
     return existing
 
 

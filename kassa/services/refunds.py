@@ -29,7 +29,7 @@ from kassa.models import (
 )
 from kassa.money import Money, MoneyError
 from kassa.services import ledger, organizations, payments
-from kassa.services.errors import DomainError, ErrorCode, not_found
+from kassa.services.errors import DomainError, ErrorCode, check_same_request, not_found
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
@@ -112,12 +112,8 @@ async def _by_key(
     conn: BaseDBAsyncClient, payment: Payment, key: str, fingerprint: str
 ) -> Refund | None:
     existing = await Refund.filter(payment=payment, idempotency_key=key).using_db(conn).first()
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "this idempotency key was used for a different refund",
-            "idempotencyKey",
-        )
+    if existing is not None:
+        check_same_request(existing.request_fingerprint, fingerprint, "refund")
     return existing
 
 

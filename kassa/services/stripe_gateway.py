@@ -111,10 +111,10 @@ class VerifiedEvent:
 
 
 def verify_webhook(
-    payload: bytes, signature_header: str, secrets: list[str], *, now: float | None = None
+    payload: bytes, signature_header: str, secrets: list[str], *, now_seconds: float | None = None
 ) -> VerifiedEvent:
     """Check the signature with any of `secrets` (rotation) and parse the event."""
-    _reject_future_timestamp(signature_header, time.time() if now is None else now)
+    _reject_future_timestamp(signature_header, now_seconds or time.time())
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -131,13 +131,13 @@ def verify_webhook(
     raise InvalidWebhook(errors[0] if errors else "no webhook secret configured")
 
 
-def _reject_future_timestamp(signature_header: str, now: float) -> None:
+def _reject_future_timestamp(signature_header: str, now_seconds: float) -> None:
     # The SDK only rejects old timestamps; a far-future one would stay replayable forever.
     # The header is parsed strictly here, since the SDK's int() also takes "+1", " 1", "1_0".
     timestamps = [item[2:] for item in signature_header.split(",") if item.startswith("t=")]
     if not timestamps or not TIMESTAMP.fullmatch(timestamps[0]):
         raise InvalidWebhook("Stripe-Signature has no valid timestamp")
-    if int(timestamps[0]) > now + FUTURE_TOLERANCE_SECONDS:
+    if int(timestamps[0]) > now_seconds + FUTURE_TOLERANCE_SECONDS:
         raise InvalidWebhook("signature timestamp is too far in the future")
 
 
