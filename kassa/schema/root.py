@@ -10,6 +10,7 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind, decode, kind_of
 from kassa.resolvers import cards as card_resolvers
+from kassa.resolvers import checkout as checkout_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -18,6 +19,8 @@ from kassa.resolvers import stripe_events as stripe_event_resolvers
 from kassa.schema.errors import UserError
 from kassa.schema.scalars import DecimalText
 from kassa.schema.types import (
+    CheckoutStarted,
+    CheckoutStatus,
     Connection,
     HostNotificationsConfigured,
     Info,
@@ -146,6 +149,18 @@ class PaymentMethodInput:
     payment_method_id: strawberry.ID
 
 
+CheckoutResult = Annotated[CheckoutStarted | UserError, strawberry.union("CheckoutResult")]
+
+
+@strawberry.input
+class StartCheckoutInput:
+    order_id: strawberry.ID
+    success_url: str = strawberry.field(
+        description="may hold {CHECKOUT_SESSION_ID}, which Stripe fills in"
+    )
+    cancel_url: str
+
+
 @strawberry.input
 class ReplayStripeEventInput:
     event_id: str
@@ -187,6 +202,10 @@ class Query:
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         return await order_resolvers.order(info, id)
 
+    @strawberry.field(description="For the success page: asks Stripe when the webhook is late")
+    async def checkout_status(self, info: Info, session_id: str) -> CheckoutStatus | None:
+        return await checkout_resolvers.checkout_status(info, session_id)
+
     @strawberry.field(description="The Stripe event inbox; platform admins only")
     async def stripe_events(
         self,
@@ -222,6 +241,12 @@ class Mutation:
     @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
     async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
         return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
+
+    @strawberry.mutation(description="Pay an order on Stripe Checkout's hosted page")
+    async def start_checkout(self, info: Info, input: StartCheckoutInput) -> CheckoutResult:
+        return await checkout_resolvers.start_checkout(
+            info, input.order_id, input.success_url, input.cancel_url
+        )
 
     @strawberry.mutation(description="Confirm a payment on the server with a saved or given card")
     async def confirm_payment(self, info: Info, input: ConfirmPaymentInput) -> PaymentResult:

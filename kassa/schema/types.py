@@ -424,3 +424,18 @@ class PaymentMethodChanged:
 class SetupIntentCreated:
     setup_intent_id: str
     client_secret: str
+
+
+@strawberry.type
+class CheckoutStarted:
+    payment: Payment
+    session_id: str
+    url: str = strawberry.field(description="Stripe's hosted payment page: send the customer here")
+
+
+@strawberry.type
+class CheckoutStatus:
+    session_id: str
+    status: str = strawberry.field(description="open | complete | expired")
+    payment_status: str = strawberry.field(description="paid | unpaid | no_payment_required")
+    payment: Payment | None

@@ -20,11 +20,12 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import payments, refunds, saved_cards
+from kassa.services import checkout, payments, refunds, saved_cards
 from kassa.services.errors import not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     VerifiedEvent,
+    checkout_snapshot,
     payment_intent_snapshot,
     payment_method_snapshot,
     refund_snapshot,
@@ -292,7 +293,19 @@ async def _payment_method_detached(
     return Outcome()
 
 
+async def _checkout_session_changed(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    session = checkout_snapshot(data_object)
+    payment = await checkout.apply_checkout_session(conn, session, event.type, event.stripe_created)
+    return Outcome(payment.id)
+
+
 HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _checkout_session_changed,
+    "checkout.session.async_payment_succeeded": _checkout_session_changed,
+    "checkout.session.async_payment_failed": _checkout_session_changed,
+    "checkout.session.expired": _checkout_session_changed,
     "setup_intent.succeeded": _setup_intent_succeeded,
     "payment_method.attached": _payment_method_attached,
     "payment_method.detached": _payment_method_detached,

@@ -81,6 +81,17 @@ class PaymentIntentSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckoutSnapshot:
+    id: str
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    url: str | None
+    payment_intent_id: str | None
+    amount_total: int | None
+    currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentMethodSnapshot:
     id: str
     customer_id: str | None
@@ -220,6 +231,19 @@ def refund_snapshot(obj: JSONObject) -> RefundSnapshot:
         failure_reason=obj.get("failure_reason")
         if isinstance(obj.get("failure_reason"), str)
         else None,
+    )
+
+
+def checkout_snapshot(obj: JSONObject) -> CheckoutSnapshot:
+    currency = obj.get("currency")
+    return CheckoutSnapshot(
+        id=str(obj["id"]),
+        status=str(obj.get("status") or "open"),
+        payment_status=str(obj.get("payment_status") or "unpaid"),
+        url=obj.get("url") if isinstance(obj.get("url"), str) else None,
+        payment_intent_id=_id_of(obj.get("payment_intent")),
+        amount_total=_optional_int(obj.get("amount_total")),
+        currency=currency.lower() if isinstance(currency, str) else None,
     )
 
 
@@ -381,6 +405,49 @@ class StripeGateway:
                 break
             params["starting_after"] = intents[-1].id
         return found
+
+    async def create_checkout_session(
+        self,
+        *,
+        payment_key: str,
+        amount: int,
+        currency: str,
+        name: str,
+        customer_id: str,
+        success_url: str,
+        cancel_url: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSnapshot:
+        params = {
+            "mode": "payment",
+            "customer": customer_id,
+            "client_reference_id": payment_key,
+            # Passed as given: Stripe fills in {CHECKOUT_SESSION_ID} itself.
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency,
+                        "unit_amount": amount,
+                        "product_data": {"name": name},
+                    },
+                }
+            ],
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+        }
+        session = await self._call(
+            self._client.v1.checkout.sessions.create_async(
+                cast(Any, params), options={"idempotency_key": f"kassa:checkout:{payment_key}"}
+            )
+        )
+        return checkout_snapshot(session.to_dict())
+
+    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSnapshot:
+        session = await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+        return checkout_snapshot(session.to_dict())
 
     async def create_refund(
         self, *, refund_key: str, payment_intent_id: str, amount: int, metadata: dict[str, str]

@@ -1,0 +1,159 @@
+"""Paying an order on Stripe Checkout's hosted page, and the success page's status check.
+
+A session's state is applied through the same path as a PaymentIntent's: it is read into
+the intent-shaped snapshot `apply_payment_intent` takes, so the order, ledger, mail and
+notifications follow it exactly as they follow a card payment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from kassa.models import Payment, PaymentPurpose, PaymentStatus
+from kassa.services import orders, organizations, payments
+from kassa.services.errors import DomainError, ErrorCode, not_found
+from kassa.services.identity import Caller
+from kassa.services.stripe_gateway import (
+    CheckoutSnapshot,
+    PaymentIntentSnapshot,
+    StripeFailure,
+    StripeGateway,
+)
+
+
+class UnknownCheckoutSession(Exception):
+    """An event for a Checkout Session kassa has no payment for (yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutStarted:
+    payment: Payment
+    session_id: str
+    url: str
+
+
+async def start_checkout(
+    caller: Caller,
+    gateway: StripeGateway,
+    order_id: uuid.UUID | None,
+    success_url: str,
+    cancel_url: str,
+) -> CheckoutStarted:
+    _check_url(success_url, "successUrl")
+    _check_url(cancel_url, "cancelUrl")
+    order = await orders.visible_order(caller, order_id)
+    if order is None:
+        raise not_found("order", "orderId")
+    if order.status.is_paid:
+        raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
+    payment = await Payment.create(
+        organization=order.organization,
+        purpose=PaymentPurpose.ORDER,
+        order=order,
+        amount=order.amount,
+        currency=order.currency,
+        created_by=caller.user_id,
+        receipt_email=order.customer_email,
+    )
+    try:
+        session = await gateway.create_checkout_session(
+            payment_key=str(payment.id),
+            amount=order.amount,
+            currency=order.currency,
+            name=order.description or order.reference or "Order",
+            customer_id=await organizations.stripe_customer(order.organization, gateway),
+            success_url=success_url,
+            cancel_url=cancel_url,
+            metadata={"kassa_payment_id": str(payment.id), "kassa_order_id": str(order.id)},
+        )
+    except StripeFailure as exc:
+        await Payment.filter(id=payment.id).update(
+            status=PaymentStatus.FAILED, failure_code=(exc.code or "payment_provider_error")[:100]
+        )
+        raise payments.provider_error(exc) from exc
+    await Payment.filter(id=payment.id).update(stripe_checkout_session_id=session.id)
+    await payment.refresh_from_db()
+    return CheckoutStarted(payment, session.id, session.url or "")
+
+
+def _check_url(url: str, field: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{field} is an http(s) URL", field)
+
+
+async def apply_checkout_session(
+    conn: BaseDBAsyncClient,
+    session: CheckoutSnapshot,
+    event_type: str | None,
+    observed_at: datetime,
+) -> Payment:
+    payment = (
+        await Payment.select_for_update()
+        .using_db(conn)
+        .get_or_none(stripe_checkout_session_id=session.id)
+    )
+    if payment is None:
+        raise UnknownCheckoutSession(f"no payment for Checkout Session {session.id}")
+    if session.payment_intent_id and payment.stripe_payment_intent_id is None:
+        # From now on the intent's own events find this payment too.
+        payment.stripe_payment_intent_id = session.payment_intent_id
+    await payments.apply_payment_intent(
+        conn, payment, _as_intent(payment, session, event_type), observed_at
+    )
+    return payment
+
+
+def _as_intent(
+    payment: Payment, session: CheckoutSnapshot, event_type: str | None
+) -> PaymentIntentSnapshot:
+    failed = event_type == "checkout.session.async_payment_failed"
+    if session.status == "expired":
+        status = "canceled"
+    elif session.status == "complete" and session.payment_status == "paid":
+        status = "succeeded"
+    elif session.status == "complete" and not failed:
+        status = "processing"  # a delayed method (a bank debit) is still on its way
+    else:
+        status = "requires_payment_method"
+    return PaymentIntentSnapshot(
+        id=session.payment_intent_id or session.id,
+        status=status,
+        amount=session.amount_total if session.amount_total is not None else payment.amount,
+        amount_received=None,
+        currency=session.currency or payment.currency,
+        client_secret=None,
+        charge_id=None,
+        payment_method_id=None,
+        card=None,
+        failure_code="async_payment_failed" if failed else None,
+        failure_message="the delayed payment failed" if failed else None,
+        metadata={},
+        created=None,
+    )
+
+
+async def checkout_status(
+    caller: Caller, gateway: StripeGateway, session_id: str
+) -> tuple[Payment, CheckoutSnapshot | None] | None:
+    """The success page's check: if the webhook is late, ask Stripe and apply its answer."""
+    payment = await Payment.get_or_none(stripe_checkout_session_id=session_id).prefetch_related(
+        "organization"
+    )
+    if payment is None or not organizations.can_view(caller, payment.organization):
+        return None
+    if payment.status.is_final:
+        return payment, None
+    try:
+        session = await gateway.retrieve_checkout_session(session_id)
+    except StripeFailure:
+        return payment, None  # kassa's record is the best answer there is
+    async with in_transaction() as conn:
+        await apply_checkout_session(conn, session, None, datetime.now(UTC).replace(microsecond=0))
+    return await Payment.get(id=payment.id), session

@@ -1,0 +1,136 @@
+"""Orders paid on Stripe Checkout: the events that settle them and the success page.
+
+The local Stripe-compatible server has no Checkout Sessions, so a session is what the
+fixture says and its payment is recorded as `startCheckout` records it against Stripe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from kassa.models import LedgerTransfer, Order, Payment, PaymentPurpose
+from tests.e2e.test_orders import _create, _order
+from tests.support import JSON, Kassa, Member, fixture, stripe_event
+
+START = """
+mutation Start($input: StartCheckoutInput!) {
+  startCheckout(input: $input) {
+    ... on CheckoutStarted { sessionId url payment { id status } }
+    ... on UserError { code message field }
+  }
+}
+"""
+STATUS = """
+query Status($id: String!) {
+  checkoutStatus(sessionId: $id) { sessionId status paymentStatus payment { status } }
+}
+"""
+
+
+async def _checkout_payment(member: Member, order_id: str) -> Payment:
+    order = await Order.get(id=order_id.removeprefix("ord_")).prefetch_related("organization")
+    return await Payment.create(
+        organization=order.organization,
+        purpose=PaymentPurpose.ORDER,
+        order=order,
+        amount=order.amount,
+        currency=order.currency,
+        stripe_checkout_session_id=f"cs_test_{uuid.uuid4().hex}",
+    )
+
+
+def _session(payment: Payment, **fields: Any) -> JSON:
+    session: JSON = fixture("checkout.session")
+    session.update(
+        id=payment.stripe_checkout_session_id,
+        amount_total=payment.amount,
+        currency=payment.currency,
+        payment_intent=f"pi_cs_{uuid.uuid4().hex[:20]}",
+        metadata={},
+        **fields,
+    )
+    return session
+
+
+async def test_completed_session_pays_the_order_once(kassa: Kassa) -> None:
+    # given
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="42.00", currency="usd")
+    payment = await _checkout_payment(member, order["order"]["id"])
+    session = _session(payment, status="complete", payment_status="paid")
+
+    # when: Stripe delivers the completion three times
+    for _ in range(3):
+        stored = await kassa.deliver_and_wait(stripe_event("checkout.session.completed", session))
+        assert stored.status == "PROCESSED"
+
+    # then
+    await payment.refresh_from_db()
+    assert payment.status == "SUCCEEDED"
+    assert payment.stripe_payment_intent_id == session["payment_intent"]
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1
+    status = await kassa.gql(STATUS, {"id": session["id"]}, member.token)
+    assert status["data"]["checkoutStatus"] == {
+        "sessionId": session["id"],
+        "status": "complete",
+        "paymentStatus": "paid",
+        "payment": {"status": "SUCCEEDED"},
+    }
+
+
+async def test_delayed_payment_that_fails_fails_the_order(kassa: Kassa) -> None:
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="19.00", currency="usd")
+    payment = await _checkout_payment(member, order["order"]["id"])
+    unpaid = _session(payment, status="complete", payment_status="unpaid")
+
+    await kassa.deliver_and_wait(stripe_event("checkout.session.completed", unpaid))
+    await payment.refresh_from_db()
+    assert payment.status == "PROCESSING"
+    await kassa.deliver_and_wait(stripe_event("checkout.session.async_payment_failed", unpaid))
+
+    await payment.refresh_from_db()
+    assert payment.status == "FAILED"
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "FAILED"
+
+
+async def test_expired_session_cancels_and_is_private(kassa: Kassa) -> None:
+    member = await kassa.member()
+    stranger = await kassa.member()
+    order = await _create(kassa, member, amount="8.00", currency="usd")
+    payment = await _checkout_payment(member, order["order"]["id"])
+
+    await kassa.deliver_and_wait(
+        stripe_event("checkout.session.expired", _session(payment, status="expired"))
+    )
+
+    await payment.refresh_from_db()
+    assert payment.status == "CANCELED"
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "CANCELED"
+    session_id = payment.stripe_checkout_session_id
+    hidden = await kassa.gql(STATUS, {"id": session_id}, stranger.token)
+    assert hidden == {"data": {"checkoutStatus": None}}
+
+
+async def test_start_checkout_refuses_bad_urls_and_reports_stripe_failures(kassa: Kassa) -> None:
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="5.00", currency="usd")
+    base = {"orderId": order["order"]["id"], "cancelUrl": "https://shop.example/cart"}
+
+    bad_url = await kassa.gql(
+        START, {"input": {**base, "successUrl": "javascript:alert(1)"}}, member.token
+    )
+    # The local Stripe-compatible server has no Checkout: Stripe's refusal is reported.
+    refused = await kassa.gql(
+        START,
+        {"input": {**base, "successUrl": "https://shop.example/ok?s={CHECKOUT_SESSION_ID}"}},
+        member.token,
+    )
+
+    assert bad_url["data"]["startCheckout"]["field"] == "successUrl"
+    assert refused["data"]["startCheckout"]["code"] == "PAYMENT_PROVIDER_ERROR"
+    payments = await Payment.filter(order_id=order["order"]["id"].removeprefix("ord_"))
+    assert [payment.status for payment in payments] == ["FAILED"]
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PENDING"
