@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import socket
 import sys
@@ -27,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # uvicorn re-raises the SIGTERM it caught once it has shut down; turning it into an
     # exception lets the embedded database and the local Stripe server stop cleanly too.
     signal.signal(signal.SIGTERM, _terminate)
+    # kassa's own INFO lines (mail logged without SMTP_HOST, reconciliation reports) show.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kassa").setLevel(logging.INFO)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
