@@ -592,11 +592,7 @@ async def fill_card_details(payment_id: uuid.UUID, gateway: StripeGateway) -> No
     payment = await Payment.get(id=payment_id)
     if payment.card_last4 or not payment.stripe_payment_method_id:
         return
-    try:
-        card = await gateway.retrieve_card(payment.stripe_payment_method_id)
-    except StripeFailure as exc:
-        log.warning("card details of payment %s unavailable: %s", payment_id, exc)
-        return
+    card = await gateway.retrieve_card(payment.stripe_payment_method_id)
     if card is not None:
         await Payment.filter(id=payment_id, card_last4__isnull=True).update(
             card_brand=card.brand,

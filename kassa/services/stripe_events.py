@@ -20,7 +20,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import checkout, payments, refunds, saved_cards
+from kassa.services import checkout, outbox, payments, refunds, saved_cards
 from kassa.services.errors import not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
@@ -39,14 +39,16 @@ Handler = Callable[[BaseDBAsyncClient, StripeEvent, Mapping[str, object]], Await
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an applied event touched; card details, if missing, are fetched after commit."""
+    """What an applied event touched."""
 
     payment_id: uuid.UUID | None = None
-    needs_card_details: bool = False
-    # A `charge.refunded` payload without its refunds: the worker reads them from Stripe.
-    charge_to_sync: str | None = None
-    # A SetupIntent's new card (and its customer), which the worker reads from Stripe.
-    method_to_save: tuple[str, str | None] | None = None
+
+
+# Work an event leaves that needs Stripe: written to the outbox in the event's own
+# transaction, so it is retried until done, never lost between the event and the call.
+READ_CARD_DETAILS = "stripe.card_details"
+READ_CHARGE_REFUNDS = "stripe.charge_refunds"
+READ_SAVED_CARD = "stripe.saved_card"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,7 @@ class Processed:
 
     status: StripeEventStatus
     attempts: int = 0
-    payment_without_card: uuid.UUID | None = None
     unknown_intent: str | None = None
-    charge_to_sync: str | None = None
-    method_to_save: tuple[str, str | None] | None = None
 
 
 UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
@@ -142,15 +141,7 @@ async def process(event_id: str, max_attempts: int) -> Processed:
             await event.save(using_db=conn)
     except Exception as exc:
         return await _record_failure(event_id, exc, max_attempts)
-    needs_card = outcome is not None and outcome.needs_card_details
-    payment_id = outcome.payment_id if outcome and needs_card else None
-    return Processed(
-        event.status,
-        event.attempts,
-        payment_id,
-        charge_to_sync=outcome.charge_to_sync if outcome else None,
-        method_to_save=outcome.method_to_save if outcome else None,
-    )
+    return Processed(event.status, event.attempts)
 
 
 async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
@@ -247,7 +238,14 @@ async def _payment_intent_changed(
     intent = payment_intent_snapshot(data_object)
     payment = await payments.payment_for_intent(conn, intent.id)
     await payments.apply_payment_intent(conn, payment, intent, event.stripe_created)
-    return Outcome(payment.id, needs_card_details=payment.card_last4 is None)
+    if payment.card_last4 is None and payment.stripe_payment_method_id:
+        await outbox.add(
+            conn,
+            READ_CARD_DETAILS,
+            f"{READ_CARD_DETAILS}:{payment.id}",
+            {"payment": str(payment.id)},
+        )
+    return Outcome(payment.id)
 
 
 async def _refund_changed(
@@ -262,7 +260,11 @@ async def _charge_refunded(
 ) -> Outcome:
     listed = refunds_of_charge(data_object)
     if listed is None:
-        return Outcome(charge_to_sync=str(data_object["id"]))
+        charge = str(data_object["id"])
+        await outbox.add(
+            conn, READ_CHARGE_REFUNDS, f"{READ_CHARGE_REFUNDS}:{event.id}", {"charge": charge}
+        )
+        return Outcome()
     for snapshot in listed:
         await refunds.apply_refund(conn, snapshot, event.stripe_created)
     return Outcome()
@@ -276,7 +278,13 @@ async def _setup_intent_succeeded(
     customer = data_object.get("customer")
     if not isinstance(method_id, str):
         return Outcome()
-    return Outcome(method_to_save=(method_id, customer if isinstance(customer, str) else None))
+    await outbox.add(
+        conn,
+        READ_SAVED_CARD,
+        f"{READ_SAVED_CARD}:{method_id}",
+        {"payment_method": method_id, "customer": customer if isinstance(customer, str) else None},
+    )
+    return Outcome()
 
 
 async def _payment_method_attached(

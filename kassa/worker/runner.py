@@ -37,6 +37,7 @@ class Worker:
         self.runtime = runtime
         self.database_url = database_url
         outbox.register_sender(mail.MAIL, runtime.mailer.send)
+        tasks.register_follow_ups(runtime)
         outbox.register_sender(host_notifications.HOST_NOTIFICATION, runtime.host_notifier.send)
 
     async def run(self, stop: asyncio.Event) -> None:

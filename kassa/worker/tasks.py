@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Mapping
 
 from kassa.models import StripeEventStatus
-from kassa.services import payments, refunds, saved_cards, stripe_events
+from kassa.services import outbox, payments, refunds, saved_cards, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import StripeFailure
 
@@ -21,13 +23,28 @@ async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStat
     processed = await stripe_events.process(event_id, max_attempts)
     if processed.unknown_intent and processed.attempts >= ASK_STRIPE_AFTER_ATTEMPTS:
         processed = await _resolve_with_stripe(runtime, event_id, processed.unknown_intent)
-    if processed.payment_without_card is not None:
-        await payments.fill_card_details(processed.payment_without_card, runtime.gateway)
-    if processed.charge_to_sync is not None:
-        await refunds.sync_charge(processed.charge_to_sync, runtime.gateway)
-    if processed.method_to_save is not None:
-        await saved_cards.save_from_stripe(*processed.method_to_save, runtime.gateway)
     return processed.status
+
+
+def register_follow_ups(runtime: Runtime) -> None:
+    """The outbox kinds events leave behind for reading Stripe, each with its reader."""
+    gateway = runtime.gateway
+
+    async def card_details(payload: Mapping[str, object]) -> None:
+        await payments.fill_card_details(uuid.UUID(str(payload["payment"])), gateway)
+
+    async def charge_refunds(payload: Mapping[str, object]) -> None:
+        await refunds.sync_charge(str(payload["charge"]), gateway)
+
+    async def saved_card(payload: Mapping[str, object]) -> None:
+        customer = payload.get("customer")
+        await saved_cards.save_from_stripe(
+            str(payload["payment_method"]), customer if isinstance(customer, str) else None, gateway
+        )
+
+    outbox.register_sender(stripe_events.READ_CARD_DETAILS, card_details)
+    outbox.register_sender(stripe_events.READ_CHARGE_REFUNDS, charge_refunds)
+    outbox.register_sender(stripe_events.READ_SAVED_CARD, saved_card)
 
 
 async def _resolve_with_stripe(
