@@ -21,6 +21,7 @@ from kassa.db import schema_is_current, tortoise_config
 from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
+from kassa.services import credits
 from kassa.services.runtime import Runtime
 from kassa.webhooks.stripe import stripe_webhook
 from kassa.worker.runner import Worker
@@ -113,6 +114,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(database_url)):
+            await credits.sync_catalog(credits.read_catalog(settings.credit_packages_path))
             await runtime.open()
             try:
                 async with _in_process_worker(runtime, database_url):

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
 
+    credit_packages_path: Path | None = Field(None, alias="KASSA_CREDIT_PACKAGES")
+    credit_expiry_days: int = Field(182, alias="KASSA_CREDIT_EXPIRY_DAYS")
+
     smtp_host: str | None = Field(None, alias="SMTP_HOST")
     smtp_port: int = Field(587, alias="SMTP_PORT")
     smtp_user: str | None = Field(None, alias="SMTP_USER")

@@ -12,6 +12,7 @@ class IdKind(StrEnum):
     ORDER = "ord"
     REFUND = "ref"
     SAVED_CARD = "card"
+    CREDIT_LOT = "lot"
     WALLET_TRANSACTION = "wtx"
 
 

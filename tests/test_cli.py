@@ -97,16 +97,23 @@ async def test_events_list_and_replay_from_the_command_line(
     replayed = await _run_async(env, "events", "replay", "--id", event_id)
 
     # then
-    assert event_id in listed and "given up" in listed
-    assert "1 event(s) queued again" in replayed
-    assert (await wait_for_event(event_id)).status == "PROCESSED"
+    assert event_id in listed and "given up" in listed, listed
+    assert "1 event(s) queued again" in replayed, replayed
+    settled = await wait_for_event(event_id)
+    assert settled.status == "PROCESSED", (settled.status, settled.attempts, settled.last_error)
     assert (await kassa.wallet(member))["balance"]["amount"] == "1.23"
 
 
 async def _run_async(env: dict[str, str], *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kassa.cli", *args, env=env, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "kassa.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
     return stdout.decode()

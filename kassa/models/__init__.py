@@ -1,5 +1,6 @@
 """tortoise models. They import nothing of kassa's but each other and `kassa.money`."""
 
+from kassa.models.credits import CreditLot, CreditPackage
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from kassa.models.order import Order, OrderStatus
 from kassa.models.organization import Organization
@@ -12,6 +13,8 @@ from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 
 __all__ = [
     "AccountKind",
+    "CreditLot",
+    "CreditPackage",
     "LedgerAccount",
     "LedgerTransfer",
     "Order",

@@ -26,6 +26,7 @@ class AccountKind(StrEnum):
 
 class TransferKind(StrEnum):
     TOP_UP = "TOP_UP"
+    PURCHASE = "PURCHASE"
     SALE = "SALE"
     DEBIT = "DEBIT"
     REFUND = "REFUND"

@@ -64,6 +64,10 @@ class Payment(Model):
     # different arguments is refused instead of silently answering for another request.
     request_fingerprint = fields.CharField(max_length=64, null=True)
     created_by = fields.CharField(max_length=255, null=True)
+    # The credit package a CREDIT_PACKAGE payment buys (kept even once it is deactivated).
+    credit_package_code = fields.CharField(max_length=64, null=True)
+    credits = fields.BigIntField(null=True)
+    credit_expiry_days = fields.IntField(null=True)
     # Where the receipt and refund notices go (the order's customer, or who topped up).
     receipt_email = fields.CharField(max_length=320, null=True)
     # Stripe `created` time of the last event applied, so older events cannot regress state.

@@ -11,6 +11,7 @@ from kassa import models
 from kassa.ids import IdKind, decode, kind_of
 from kassa.resolvers import cards as card_resolvers
 from kassa.resolvers import checkout as checkout_resolvers
+from kassa.resolvers import credits as credit_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -22,6 +23,7 @@ from kassa.schema.types import (
     CheckoutStarted,
     CheckoutStatus,
     Connection,
+    CreditPackage,
     HostNotificationsConfigured,
     Info,
     Node,
@@ -162,6 +164,13 @@ class StartCheckoutInput:
 
 
 @strawberry.input
+class BuyCreditsInput:
+    organization_id: strawberry.ID
+    package_code: str
+    idempotency_key: str | None = None
+
+
+@strawberry.input
 class ReplayStripeEventInput:
     event_id: str
 
@@ -202,6 +211,10 @@ class Query:
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         return await order_resolvers.order(info, id)
 
+    @strawberry.field(description="The credit packages on sale")
+    async def credit_packages(self, info: Info) -> list[CreditPackage]:
+        return await credit_resolvers.packages(info)
+
     @strawberry.field(description="For the success page: asks Stripe when the webhook is late")
     async def checkout_status(self, info: Info, session_id: str) -> CheckoutStatus | None:
         return await checkout_resolvers.checkout_status(info, session_id)
@@ -241,6 +254,12 @@ class Mutation:
     @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
     async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
         return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
+
+    @strawberry.mutation(description="Buy a credit package by PaymentIntent (Stripe Elements)")
+    async def buy_credits(self, info: Info, input: BuyCreditsInput) -> PaymentIntentResult:
+        return await credit_resolvers.buy_credits(
+            info, input.organization_id, input.package_code, input.idempotency_key
+        )
 
     @strawberry.mutation(description="Pay an order on Stripe Checkout's hosted page")
     async def start_checkout(self, info: Info, input: StartCheckoutInput) -> CheckoutResult:

@@ -11,6 +11,7 @@ from kassa import models
 from kassa.ids import IdKind, encode
 from kassa.money import Money as DomainMoney
 from kassa.resolvers import cards as card_resolvers
+from kassa.resolvers import credits as credit_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -196,6 +197,10 @@ class Organization(Node):
         status: models.PaymentStatus | None = None,
     ) -> Connection[Payment]:
         return await payment_resolvers.organization_payments(info, self.model, first, after, status)
+
+    @strawberry.field(description="Prepaid credits: what can be spent now, and the lots")
+    async def credits(self, info: Info) -> CreditAccount:
+        return await credit_resolvers.credit_account(info, self.model)
 
     @strawberry.field(
         description="Cards saved with Stripe; the default one pays when none is named"
@@ -439,3 +444,26 @@ class CheckoutStatus:
     status: str = strawberry.field(description="open | complete | expired")
     payment_status: str = strawberry.field(description="paid | unpaid | no_payment_required")
     payment: Payment | None
+
+
+@strawberry.type
+class CreditPackage:
+    code: str
+    name: str
+    credits: int
+    price: Money
+    unit_price: DecimalText = strawberry.field(description="price per credit, exact to 8 places")
+
+
+@strawberry.type
+class CreditLot:
+    id: strawberry.ID
+    credits: int
+    remaining: int
+    expires_at: datetime
+
+
+@strawberry.type
+class CreditAccount:
+    balance: int = strawberry.field(description="credits that can be spent now (unexpired)")
+    lots: list[CreditLot]

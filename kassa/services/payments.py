@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -22,6 +23,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.ids import IdKind, encode
 from kassa.models import (
+    CreditPackage,
     Order,
     OrderStatus,
     Organization,
@@ -32,7 +34,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
-from kassa.services import host_notifications, ledger, organizations
+from kassa.services import credit_lots, host_notifications, ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -125,15 +127,38 @@ async def default_card_id(organization: Organization) -> str | None:
     return card.stripe_payment_method_id if card else None
 
 
+async def new_credit_payment(
+    caller: Caller,
+    organization: Organization,
+    package: CreditPackage,
+    expiry_days: int,
+    idempotency_key: str | None,
+) -> Payment:
+    request = TopUpRequest(organization.id, "", package.currency, None, idempotency_key)
+    money = Money.of_minor(package.price, package.currency)
+    return await _new_payment(
+        caller,
+        organization,
+        PaymentPurpose.CREDIT_PACKAGE,
+        money,
+        request,
+        credit_package_code=package.code,
+        credits=package.credits,
+        credit_expiry_days=expiry_days,
+    )
+
+
 async def _new_payment(
     caller: Caller,
     organization: Organization,
     purpose: PaymentPurpose,
     money: Money,
     request: TopUpRequest,
+    **fields: Any,
 ) -> Payment:
     fingerprint = hashlib.sha256(
-        f"{purpose}|{money.minor}|{money.currency}|{request.payment_method_id or ''}".encode()
+        f"{purpose}|{money.minor}|{money.currency}|{request.payment_method_id or ''}|"
+        f"{fields.get('credit_package_code') or ''}".encode()
     ).hexdigest()
     if request.idempotency_key:
         existing = await _by_idempotency_key(organization, request.idempotency_key, fingerprint)
@@ -149,6 +174,7 @@ async def _new_payment(
             request_fingerprint=fingerprint,
             created_by=caller.user_id,
             receipt_email=caller.email,
+            **fields,
         )
     except IntegrityError:
         # The same idempotency key arrived twice at once: the first insert wins.
@@ -460,10 +486,8 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
         credit, kind = ledger.wallet_account(organization_id, payment.currency), TransferKind.TOP_UP
-    elif payment.purpose is PaymentPurpose.ORDER:
+    else:  # an order or a credit package: money the organization earned
         credit, kind = ledger.sales_account(organization_id, payment.currency), TransferKind.SALE
-    else:
-        return
     await ledger.post_transfer(
         conn,
         ledger.Transfer(
@@ -475,6 +499,8 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
             payment_id=payment.id,
         ),
     )
+    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+        await credit_lots.fill_lot(conn, payment)
     await _queue_receipt(conn, payment)
 
 

@@ -324,9 +324,7 @@ def _refunded_from(payment: Payment) -> ledger.AccountRef | None:
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
         return ledger.wallet_account(organization_id, payment.currency)
-    if payment.purpose is PaymentPurpose.ORDER:
-        return ledger.sales_account(organization_id, payment.currency)
-    return None
+    return ledger.sales_account(organization_id, payment.currency)
 
 
 async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:

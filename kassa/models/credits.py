@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from kassa.models.organization import Organization
+    from kassa.models.payment import Payment
+
+
+class CreditPackage(Model):
+    """A package of prepaid credits for sale, synced from the catalog at start."""
+
+    code = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=200)
+    credits = fields.BigIntField()
+    price = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    active = fields.BooleanField(default=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "credit_packages"
+
+
+class CreditLot(Model):
+    """Credits bought with one payment; spent soonest-expiring first, never below zero."""
+
+    id = fields.UUIDField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "kassa.Organization", related_name="credit_lots", on_delete=fields.RESTRICT
+    )
+    payment: fields.OneToOneNullableRelation[Payment] = fields.OneToOneField(
+        "kassa.Payment", related_name="credit_lot", null=True, on_delete=fields.RESTRICT
+    )
+    credits = fields.BigIntField()
+    remaining = fields.BigIntField()
+    expires_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "credit_lots"
+        indexes = (("organization_id", "expires_at"),)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import strawberry
+
+from kassa import models
+from kassa.ids import IdKind, decode, encode
+from kassa.money import Money
+from kassa.schema import types as gql
+from kassa.schema.errors import UserError
+from kassa.schema.scalars import DecimalText
+from kassa.services import credits
+from kassa.services.errors import DomainError
+
+
+async def packages(info: gql.Info) -> list[gql.CreditPackage]:
+    return [
+        gql.CreditPackage(
+            code=package.code,
+            name=package.name,
+            credits=package.credits,
+            price=gql.Money.of(Money.of_minor(package.price, package.currency)),
+            unit_price=DecimalText(str(credits.unit_price(package))),
+        )
+        for package in await credits.active_packages()
+    ]
+
+
+async def credit_account(info: gql.Info, organization: models.Organization) -> gql.CreditAccount:
+    return gql.CreditAccount(
+        balance=await credits.spendable(organization),
+        lots=[
+            gql.CreditLot(
+                id=strawberry.ID(encode(IdKind.CREDIT_LOT, lot.id)),
+                credits=lot.credits,
+                remaining=lot.remaining,
+                expires_at=lot.expires_at,
+            )
+            for lot in await credits.lots(organization)
+        ],
+    )
+
+
+async def buy_credits(
+    info: gql.Info, organization_id: str, package_code: str, idempotency_key: str | None
+) -> gql.PaymentIntentCreated | UserError:
+    caller = info.context.require_caller()
+    runtime = info.context.runtime
+    try:
+        created = await credits.buy_credits(
+            caller,
+            runtime.gateway,
+            credits.BuyCredits(
+                decode(IdKind.ORGANIZATION, organization_id), package_code, idempotency_key
+            ),
+            runtime.settings.credit_expiry_days,
+        )
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.PaymentIntentCreated(
+        payment=gql.Payment.of(created.payment), client_secret=created.client_secret
+    )
