@@ -303,11 +303,6 @@ def refund_object(
     return refund
 
 
-async def scalar(sql: str, *params: Any) -> Any:
-    rows = await connections.get("default").execute_query_dict(sql, list(params))
-    return next(iter(rows[0].values())) if rows else None
-
-
 async def assert_ledger_consistent() -> None:
     """Σ balances per unit is zero and every cached balance equals the sum of its transfers."""
     unbalanced = await connections.get("default").execute_query_dict(

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from kassa.models import Payment, PaymentPurpose, PaymentStatus
+from kassa.models import Payment
 from kassa.services import orders, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
@@ -52,15 +52,7 @@ async def start_checkout(
         raise not_found("order", "orderId")
     if order.status.is_paid:
         raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
-    payment = await Payment.create(
-        organization=order.organization,
-        purpose=PaymentPurpose.ORDER,
-        order=order,
-        amount=order.amount,
-        currency=order.currency,
-        created_by=caller.user_id,
-        receipt_email=order.customer_email,
-    )
+    payment = await orders.order_payment(order, caller)
     try:
         session = await gateway.create_checkout_session(
             payment_key=str(payment.id),
@@ -73,9 +65,7 @@ async def start_checkout(
             metadata={"kassa_payment_id": str(payment.id), "kassa_order_id": str(order.id)},
         )
     except StripeFailure as exc:
-        await Payment.filter(id=payment.id).update(
-            status=PaymentStatus.FAILED, failure_code=(exc.code or "payment_provider_error")[:100]
-        )
+        await payments.fail_unstarted(payment, exc)
         raise payments.provider_error(exc) from exc
     await Payment.filter(id=payment.id).update(stripe_checkout_session_id=session.id)
     await payment.refresh_from_db()

@@ -123,6 +123,11 @@ async def _new_attempt(order: Order, gateway: StripeGateway, caller: Caller) -> 
         order=order, status=PaymentStatus.FAILED, stripe_payment_intent_id__isnull=False
     ):
         await payments.cancel_quietly(gateway, earlier.stripe_payment_intent_id or "")
+    return await order_payment(order, caller)
+
+
+async def order_payment(order: Order, caller: Caller) -> Payment:
+    """A new payment for the whole order, its receipt going to the order's customer."""
     return await Payment.create(
         organization=order.organization,
         purpose=PaymentPurpose.ORDER,

@@ -206,7 +206,7 @@ async def attach_payment_intent(
         if payment_method_id and intent.status == "requires_confirmation":
             intent = await confirm_intent(payment, intent, gateway)
     except StripeFailure as exc:
-        await _fail_unstarted(payment, exc)
+        await fail_unstarted(payment, exc)
         raise provider_error(exc) from exc
     if not intent.client_secret:
         raise DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, "Stripe returned no client secret")
@@ -273,7 +273,7 @@ def _observed_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-async def _fail_unstarted(payment: Payment, exc: StripeFailure) -> None:
+async def fail_unstarted(payment: Payment, exc: StripeFailure) -> None:
     """A payment Stripe never got an intent for is over; it must not linger as pending."""
     await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
         status=PaymentStatus.FAILED,

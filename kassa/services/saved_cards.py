@@ -73,12 +73,12 @@ async def detach(caller: Caller, gateway: StripeGateway, card_id: uuid.UUID | No
     except StripeFailure as exc:
         if exc.code != "resource_missing":
             raise DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, f"Stripe: {exc.message}") from exc
-    await _mark_detached(card.stripe_payment_method_id)
+    await mark_detached(card.stripe_payment_method_id)
     await card.refresh_from_db()
     return card
 
 
-async def _mark_detached(stripe_payment_method_id: str) -> None:
+async def mark_detached(stripe_payment_method_id: str) -> None:
     await SavedCard.filter(
         stripe_payment_method_id=stripe_payment_method_id, detached_at__isnull=True
     ).update(detached_at=datetime.now(UTC), is_default=False)
@@ -110,10 +110,6 @@ async def save(conn: BaseDBAsyncClient, method: PaymentMethodSnapshot) -> SavedC
         ],
     )
     return await SavedCard.filter(stripe_payment_method_id=method.id).using_db(conn).get()
-
-
-async def detached(method: PaymentMethodSnapshot) -> None:
-    await _mark_detached(method.id)
 
 
 async def save_from_stripe(

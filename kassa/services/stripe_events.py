@@ -297,7 +297,7 @@ async def _payment_method_attached(
 async def _payment_method_detached(
     conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
 ) -> Outcome:
-    await saved_cards.detached(payment_method_snapshot(data_object))
+    await saved_cards.mark_detached(payment_method_snapshot(data_object).id)
     return Outcome()
 
 

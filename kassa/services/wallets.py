@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
 from kassa.money import Money, normalize_currency
 from kassa.services.ledger import wallet_account
-from kassa.services.pagination import Page, after_filter, encode_cursor, page_size
+from kassa.services.pagination import Page, paginate
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +36,17 @@ async def entries(
     organization: Organization, currency: str, first: int | None, after: str | None
 ) -> Page[WalletEntry]:
     currency = normalize_currency(currency)
-    size = page_size(first)
     account = await LedgerAccount.get_or_none(key=wallet_account(organization.id, currency).key)
-    if account is None or size == 0:
+    if account is None:
         return Page([], False)
-    rows = (
-        await LedgerTransfer.filter(
-            Q(debit_account_id=account.id) | Q(credit_account_id=account.id), after_filter(after)
-        )
-        .order_by("-created_at", "-id")
-        .limit(size + 1)
+    transfers = LedgerTransfer.filter(
+        Q(debit_account_id=account.id) | Q(credit_account_id=account.id)
     )
-    items = [
-        (encode_cursor(row.created_at, row.id), _entry(row, account.id, currency)) for row in rows
-    ]
-    return Page(items[:size], len(items) > size)
+    page = await paginate(transfers, first, after)
+    return Page(
+        [(cursor, _entry(row, account.id, currency)) for cursor, row in page.items],
+        page.has_next_page,
+    )
 
 
 def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
