@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
 
     credit_packages_path: Path | None = Field(None, alias="KASSA_CREDIT_PACKAGES")
-    credit_expiry_days: int = Field(182, alias="KASSA_CREDIT_EXPIRY_DAYS")
+    credit_expiry_days: int = Field(182, alias="KASSA_CREDIT_EXPIRY_DAYS", gt=0)
+    # How often a worker expires due lots; spending never touches an expired lot meanwhile.
+    credit_expiry_interval_seconds: float = Field(
+        60.0, alias="KASSA_CREDIT_EXPIRY_INTERVAL_SECONDS", gt=0
+    )
 
     smtp_host: str | None = Field(None, alias="SMTP_HOST")
     smtp_port: int = Field(587, alias="SMTP_PORT")

@@ -14,6 +14,7 @@ class IdKind(StrEnum):
     SAVED_CARD = "card"
     CREDIT_LOT = "lot"
     WALLET_TRANSACTION = "wtx"
+    CREDIT_TRANSACTION = "ctx"
 
 
 def encode(kind: IdKind, value: uuid.UUID) -> str:

@@ -37,6 +37,12 @@ class CreditLot(Model):
     )
     credits = fields.BigIntField()
     remaining = fields.BigIntField()
+    consumed = fields.BigIntField(default=0)
+    expired = fields.BigIntField(default=0)
+    # Credits of this lot that paid off an earlier clawback's debt when it was filled.
+    debt_paid = fields.BigIntField(default=0)
+    # How much of this lot's refunds has been clawed back so far (from any lot or as debt).
+    clawback_taken = fields.BigIntField(default=0)
     expires_at = fields.DatetimeField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -22,6 +22,7 @@ class AccountKind(StrEnum):
     CREDITS_ISSUED = "credits_issued"
     CREDITS_CONSUMED = "credits_consumed"
     CREDITS_EXPIRED = "credits_expired"
+    CREDITS_CLAWED_BACK = "credits_clawed_back"
 
 
 class TransferKind(StrEnum):
@@ -31,6 +32,9 @@ class TransferKind(StrEnum):
     DEBIT = "DEBIT"
     REFUND = "REFUND"
     ADJUSTMENT = "ADJUSTMENT"
+    CONSUME = "CONSUME"
+    EXPIRE = "EXPIRE"
+    CLAWBACK = "CLAWBACK"
 
 
 class LedgerAccount(Model):

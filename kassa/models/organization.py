@@ -15,6 +15,8 @@ class Organization(Model):
     # signs those notifications with.
     notify_url = fields.CharField(max_length=2000, null=True)
     notify_secret = fields.CharField(max_length=128, null=True)
+    # Credits a refund clawed back beyond what was left; the next credit purchase pays it.
+    credit_debt = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

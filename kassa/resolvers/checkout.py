@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from kassa import models
-from kassa.ids import IdKind, decode
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
 from kassa.services import checkout
@@ -16,16 +15,13 @@ SESSION_STATE = {
 
 
 async def start_checkout(
-    info: gql.Info, order_id: str, success_url: str, cancel_url: str
+    info: gql.Info, request: checkout.CheckoutRequest
 ) -> gql.CheckoutStarted | UserError:
     caller = info.context.require_caller()
+    runtime = info.context.runtime
     try:
         started = await checkout.start_checkout(
-            caller,
-            info.context.runtime.gateway,
-            decode(IdKind.ORDER, order_id),
-            success_url,
-            cancel_url,
+            caller, runtime.gateway, request, runtime.settings.credit_expiry_days
         )
     except DomainError as exc:
         return UserError.of(exc)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import strawberry
-
 from kassa import models
-from kassa.ids import IdKind, decode, encode
+from kassa.ids import IdKind, decode
 from kassa.money import Money
+from kassa.resolvers.connections import connection
+from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
 from kassa.schema.scalars import DecimalText
@@ -28,15 +28,30 @@ async def packages(info: gql.Info) -> list[gql.CreditPackage]:
 async def credit_account(info: gql.Info, organization: models.Organization) -> gql.CreditAccount:
     return gql.CreditAccount(
         balance=await credits.spendable(organization),
-        lots=[
-            gql.CreditLot(
-                id=strawberry.ID(encode(IdKind.CREDIT_LOT, lot.id)),
-                credits=lot.credits,
-                remaining=lot.remaining,
-                expires_at=lot.expires_at,
-            )
-            for lot in await credits.lots(organization)
-        ],
+        lots=[gql.CreditLot.of(lot) for lot in await credits.lots(organization)],
+        organization=organization,
+    )
+
+
+async def transactions(
+    info: gql.Info, organization: models.Organization, first: int | None, after: str | None
+) -> gql.Connection[gql.CreditTransaction]:
+    try:
+        page = await credits.entries(organization, first, after)
+    except DomainError as exc:
+        raise query_error(exc) from exc
+    return connection(page, gql.CreditTransaction.of)
+
+
+async def consume_credits(
+    info: gql.Info, request: credits.ConsumeCredits
+) -> gql.CreditsConsumed | UserError:
+    try:
+        consumed = await credits.consume_credits(info.context.require_caller(), request)
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.CreditsConsumed(
+        transaction=gql.CreditTransaction.of(consumed.transaction), balance=consumed.balance
     )
 
 

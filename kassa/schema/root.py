@@ -24,6 +24,7 @@ from kassa.schema.types import (
     CheckoutStatus,
     Connection,
     CreditPackage,
+    CreditsConsumed,
     HostNotificationsConfigured,
     Info,
     Node,
@@ -40,6 +41,8 @@ from kassa.schema.types import (
     StripeEventReplayed,
     Viewer,
 )
+from kassa.services.checkout import CheckoutRequest
+from kassa.services.credits import ConsumeCredits
 from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
 from kassa.services.refunds import RefundRequest
@@ -154,13 +157,31 @@ class PaymentMethodInput:
 CheckoutResult = Annotated[CheckoutStarted | UserError, strawberry.union("CheckoutResult")]
 
 
-@strawberry.input
+@strawberry.input(description="Either orderId, or organizationId and creditPackage")
 class StartCheckoutInput:
-    order_id: strawberry.ID
     success_url: str = strawberry.field(
         description="may hold {CHECKOUT_SESSION_ID}, which Stripe fills in"
     )
     cancel_url: str
+    order_id: strawberry.ID | None = None
+    organization_id: strawberry.ID | None = None
+    credit_package: str | None = strawberry.field(
+        default=None, description="the code of the credit package to buy"
+    )
+
+    def to_request(self) -> CheckoutRequest:
+        return CheckoutRequest(
+            success_url=self.success_url,
+            cancel_url=self.cancel_url,
+            for_order=self.order_id is not None,
+            order_id=decode(IdKind.ORDER, self.order_id) if self.order_id is not None else None,
+            organization_id=(
+                decode(IdKind.ORGANIZATION, self.organization_id)
+                if self.organization_id is not None
+                else None
+            ),
+            credit_package=self.credit_package,
+        )
 
 
 @strawberry.input
@@ -168,6 +189,27 @@ class BuyCreditsInput:
     organization_id: strawberry.ID
     package_code: str
     idempotency_key: str | None = None
+
+
+CreditsResult = Annotated[CreditsConsumed | UserError, strawberry.union("CreditsResult")]
+
+
+@strawberry.input
+class ConsumeCreditsInput:
+    organization_id: strawberry.ID
+    credits: int
+    reason: str = strawberry.field(description="what the credits paid for, shown in the history")
+    idempotency_key: str = strawberry.field(
+        description="the same key returns the first result; a different request under it fails"
+    )
+
+    def to_request(self) -> ConsumeCredits:
+        return ConsumeCredits(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            credits=self.credits,
+            reason=self.reason,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 @strawberry.input
@@ -261,11 +303,17 @@ class Mutation:
             info, input.organization_id, input.package_code, input.idempotency_key
         )
 
-    @strawberry.mutation(description="Pay an order on Stripe Checkout's hosted page")
+    @strawberry.mutation(
+        description="Pay an order or buy a credit package on Stripe Checkout's hosted page"
+    )
     async def start_checkout(self, info: Info, input: StartCheckoutInput) -> CheckoutResult:
-        return await checkout_resolvers.start_checkout(
-            info, input.order_id, input.success_url, input.cancel_url
-        )
+        return await checkout_resolvers.start_checkout(info, input.to_request())
+
+    @strawberry.mutation(
+        description="Spend credits, soonest-expiring lots first; members and API keys"
+    )
+    async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> CreditsResult:
+        return await credit_resolvers.consume_credits(info, input.to_request())
 
     @strawberry.mutation(description="Confirm a payment on the server with a saved or given card")
     async def confirm_payment(self, info: Info, input: ConfirmPaymentInput) -> PaymentResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Generic, TypeVar
 
 import strawberry
@@ -20,6 +21,7 @@ from kassa.resolvers import stats as stats_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.context import Context
 from kassa.schema.scalars import DecimalText
+from kassa.services.credits import CreditEntry
 from kassa.services.wallets import WalletEntry
 
 strawberry.enum(models.PaymentPurpose)
@@ -459,11 +461,80 @@ class CreditPackage:
 class CreditLot:
     id: strawberry.ID
     credits: int
-    remaining: int
+    remaining: int = strawberry.field(description="not yet spent, expired or clawed back")
     expires_at: datetime
+    model: strawberry.Private[models.CreditLot]
+
+    @strawberry.field
+    async def payment(self, info: Info) -> Payment | None:
+        return await payment_resolvers.payment_by_model_id(info, self.model.payment_id)  # type: ignore[attr-defined]
+
+    @classmethod
+    def of(cls, lot: models.CreditLot) -> CreditLot:
+        return cls(
+            id=strawberry.ID(encode(IdKind.CREDIT_LOT, lot.id)),
+            credits=lot.credits,
+            remaining=lot.remaining,
+            expires_at=lot.expires_at,
+            model=lot,
+        )
+
+
+@strawberry.enum
+class CreditTransactionKind(Enum):
+    PURCHASE = "PURCHASE"
+    CONSUME = "CONSUME"
+    EXPIRE = "EXPIRE"
+    CLAWBACK = "CLAWBACK"
+    GRANT = "GRANT"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+@strawberry.type
+class CreditTransaction:
+    id: strawberry.ID
+    kind: CreditTransactionKind
+    credits: int = strawberry.field(description="signed: negative when credits left the account")
+    balance_after: int
+    reason: str | None
+    created_at: datetime
+    entry: strawberry.Private[CreditEntry]
+
+    @strawberry.field
+    async def payment(self, info: Info) -> Payment | None:
+        return await payment_resolvers.payment_by_model_id(info, self.entry.payment_id)
+
+    @classmethod
+    def of(cls, entry: CreditEntry) -> CreditTransaction:
+        return cls(
+            id=strawberry.ID(encode(IdKind.CREDIT_TRANSACTION, entry.id)),
+            kind=CreditTransactionKind(entry.kind.value),
+            credits=entry.credits,
+            balance_after=entry.balance_after,
+            reason=entry.reason,
+            created_at=entry.created_at,
+            entry=entry,
+        )
 
 
 @strawberry.type
 class CreditAccount:
-    balance: int = strawberry.field(description="credits that can be spent now (unexpired)")
+    balance: int = strawberry.field(
+        description="credits that can be spent now: unexpired lots less any clawback debt"
+    )
     lots: list[CreditLot]
+    organization: strawberry.Private[models.Organization]
+
+    @strawberry.field(description="Every change of the balance, newest first")
+    async def transactions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CreditTransaction]:
+        return await credit_resolvers.transactions(info, self.organization, first, after)
+
+
+@strawberry.type
+class CreditsConsumed:
+    transaction: CreditTransaction = strawberry.field(
+        description="the CONSUME row (the first one again when the idempotency key repeats)"
+    )
+    balance: int = strawberry.field(description="credits that can be spent now")

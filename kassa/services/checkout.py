@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from kassa.models import Payment
-from kassa.services import orders, organizations, payments
+from kassa.models import Organization, Payment
+from kassa.services import credits, orders, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import (
@@ -38,31 +38,51 @@ class CheckoutStarted:
     url: str
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    success_url: str
+    cancel_url: str
+    # An order was named (its id may still be one that names nothing).
+    for_order: bool = False
+    order_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    credit_package: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sale:
+    """What a Checkout Session sells: the payment, its line's name and its metadata."""
+
+    payment: Payment
+    organization: Organization
+    name: str
+    metadata: dict[str, str]
+
+
 async def start_checkout(
-    caller: Caller,
-    gateway: StripeGateway,
-    order_id: uuid.UUID | None,
-    success_url: str,
-    cancel_url: str,
+    caller: Caller, gateway: StripeGateway, request: CheckoutRequest, expiry_days: int
 ) -> CheckoutStarted:
-    _check_url(success_url, "successUrl")
-    _check_url(cancel_url, "cancelUrl")
-    order = await orders.visible_order(caller, order_id)
-    if order is None:
-        raise not_found("order", "orderId")
-    if order.status.is_paid:
-        raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
-    payment = await orders.order_payment(order, caller)
+    _check_url(request.success_url, "successUrl")
+    _check_url(request.cancel_url, "cancelUrl")
+    if request.for_order == (request.credit_package is not None):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "give either orderId or creditPackage", "creditPackage"
+        )
+    if request.for_order:
+        sale = await _order_sale(caller, request.order_id)
+    else:
+        sale = await _credit_sale(caller, request, expiry_days)
+    payment = sale.payment
     try:
         session = await gateway.create_checkout_session(
             payment_key=str(payment.id),
-            amount=order.amount,
-            currency=order.currency,
-            name=order.description or order.reference or "Order",
-            customer_id=await organizations.stripe_customer(order.organization, gateway),
-            success_url=success_url,
-            cancel_url=cancel_url,
-            metadata={"kassa_payment_id": str(payment.id), "kassa_order_id": str(order.id)},
+            amount=payment.amount,
+            currency=payment.currency,
+            name=sale.name,
+            customer_id=await organizations.stripe_customer(sale.organization, gateway),
+            success_url=request.success_url,
+            cancel_url=request.cancel_url,
+            metadata={"kassa_payment_id": str(payment.id), **sale.metadata},
         )
     except StripeFailure as exc:
         await payments.fail_unstarted(payment, exc)
@@ -70,6 +90,25 @@ async def start_checkout(
     await Payment.filter(id=payment.id).update(stripe_checkout_session_id=session.id)
     await payment.refresh_from_db()
     return CheckoutStarted(payment, session.id, session.url or "")
+
+
+async def _order_sale(caller: Caller, order_id: uuid.UUID | None) -> _Sale:
+    order = await orders.visible_order(caller, order_id)
+    if order is None:
+        raise not_found("order", "orderId")
+    if order.status.is_paid:
+        raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
+    payment = await orders.order_payment(order, caller)
+    name = order.description or order.reference or "Order"
+    return _Sale(payment, order.organization, name, {"kassa_order_id": str(order.id)})
+
+
+async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: int) -> _Sale:
+    organization = await organizations.require_visible(caller, request.organization_id)
+    package = await credits.package_on_sale(request.credit_package or "", "creditPackage")
+    payment = await payments.new_credit_payment(caller, organization, package, expiry_days, None)
+    name = f"{package.name}: {package.credits} credits"
+    return _Sale(payment, organization, name, {"kassa_credit_package": package.code})
 
 
 def _check_url(url: str, field: str) -> None:

@@ -1,14 +1,30 @@
-"""Filling a credit lot when a package's payment succeeds (used by the payment path)."""
+"""An organization's credits: lots filled by purchases, spent soonest-expiring first,
+expired on time, clawed back on refund.
+
+Every change to one organization's credits first locks that organization's row (FOR NO KEY
+UPDATE) and only then touches lots and ledger rows, so consumers, expiry, purchases and
+refunds of one organization take turns and can never overspend. The ledger account
+`credits@<organization>` always equals the lots' remaining credits minus the credit debt.
+
+Clawback policy (README): refunding a credit purchase takes back ceil(credits * refunded /
+paid) credits of its lot, cumulative over partial refunds. Credits of that lot that already
+expired count towards it (they can no longer be spent). The rest comes from the lot's
+remaining credits, then from the organization's other lots, soonest-expiring first; what
+is still missing becomes the credit debt, which the next purchase pays off first.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from kassa.models import AccountKind, CreditLot, Payment, TransferKind
-from kassa.services import ledger
+from kassa.models import AccountKind, CreditLot, LedgerTransfer, Payment, TransferKind
+from kassa.services import clock, ledger
+from kassa.services.errors import DomainError, ErrorCode, check_same_request
 
 CREDITS = "credits"
 DEFAULT_EXPIRY_DAYS = 182
@@ -20,25 +36,52 @@ def credits_account(organization_id: uuid.UUID) -> ledger.AccountRef:
     )
 
 
-CREDITS_ISSUED = ledger.AccountRef(
-    AccountKind.CREDITS_ISSUED.value, AccountKind.CREDITS_ISSUED, CREDITS
-)
+def _system_account(kind: AccountKind) -> ledger.AccountRef:
+    return ledger.AccountRef(kind.value, kind, CREDITS)
+
+
+CREDITS_ISSUED = _system_account(AccountKind.CREDITS_ISSUED)
+CREDITS_CONSUMED = _system_account(AccountKind.CREDITS_CONSUMED)
+CREDITS_EXPIRED = _system_account(AccountKind.CREDITS_EXPIRED)
+CREDITS_CLAWED_BACK = _system_account(AccountKind.CREDITS_CLAWED_BACK)
+
+
+async def lock_credits(conn: BaseDBAsyncClient, organization_id: uuid.UUID) -> int:
+    """Take the organization's credit lock for this transaction; its credit debt."""
+    rows = await conn.execute_query_dict(
+        "SELECT credit_debt FROM organizations WHERE id = $1 FOR NO KEY UPDATE",
+        [organization_id],
+    )
+    return int(rows[0]["credit_debt"])
+
+
+async def _set_debt(conn: BaseDBAsyncClient, organization_id: uuid.UUID, debt: int) -> None:
+    await conn.execute_query(
+        "UPDATE organizations SET credit_debt = $2 WHERE id = $1", [organization_id, debt]
+    )
 
 
 async def fill_lot(conn: BaseDBAsyncClient, payment: Payment) -> None:
     """The lot a paid package fills, once (the lot is unique per payment)."""
-    if payment.credits is None or await CreditLot.filter(payment=payment).using_db(conn).exists():
+    if payment.credits is None:
         return
-    paid_at = payment.paid_at or datetime.now(UTC)
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
+    debt = await lock_credits(conn, organization_id)
+    if await CreditLot.filter(payment=payment).using_db(conn).exists():
+        return
+    paid_off = min(debt, payment.credits)
+    paid_at = payment.paid_at or clock.now()
     await CreditLot.create(
         using_db=conn,
         organization_id=organization_id,
         payment=payment,
         credits=payment.credits,
-        remaining=payment.credits,
+        remaining=payment.credits - paid_off,
+        debt_paid=paid_off,
         expires_at=paid_at + timedelta(days=payment.credit_expiry_days or DEFAULT_EXPIRY_DAYS),
     )
+    if paid_off:
+        await _set_debt(conn, organization_id, debt - paid_off)
     await ledger.post_transfer(
         conn,
         ledger.Transfer(
@@ -50,3 +93,213 @@ async def fill_lot(conn: BaseDBAsyncClient, payment: Payment) -> None:
             payment_id=payment.id,
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    organization_id: uuid.UUID
+    credits: int
+    reason: str
+    idempotency_key: str
+
+    @property
+    def ledger_key(self) -> str:
+        # Hashed: a client's key may be as long as the ledger's whole key column.
+        digest = hashlib.sha256(self.idempotency_key.encode()).hexdigest()
+        return f"credits@{self.organization_id}:consume:{digest}"
+
+
+async def consume(conn: BaseDBAsyncClient, request: Consumption, now: datetime) -> uuid.UUID:
+    """Spend credits from unexpired lots, soonest-expiring first; the CONSUME transfer's id.
+    The same idempotency key returns the first consumption's transfer."""
+    debt = await lock_credits(conn, request.organization_id)
+    earlier = await LedgerTransfer.filter(idempotency_key=request.ledger_key).using_db(conn).first()
+    if earlier is not None:
+        check_same_request(
+            _fingerprint(earlier.amount, earlier.reason),
+            _fingerprint(request.credits, request.reason),
+            "consumption",
+        )
+        return earlier.id
+    lots = await _spendable_lots(conn, request.organization_id, now)
+    available = sum(lot.remaining for lot in lots) - debt
+    if available < request.credits:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            f"{max(available, 0)} credits can be spent, {request.credits} were asked for",
+            "credits",
+        )
+    await _take(conn, lots, request.credits, spent=True)
+    posted = await ledger.post_transfer(
+        conn,
+        ledger.Transfer(
+            debit=credits_account(request.organization_id),
+            credit=CREDITS_CONSUMED,
+            amount=request.credits,
+            kind=TransferKind.CONSUME,
+            idempotency_key=request.ledger_key,
+            reason=request.reason,
+        ),
+    )
+    return posted.transfer_id
+
+
+def _fingerprint(credits: int, reason: str | None) -> str:
+    return f"{credits}|{reason}"
+
+
+async def _spendable_lots(
+    conn: BaseDBAsyncClient, organization_id: uuid.UUID, now: datetime
+) -> list[CreditLot]:
+    return (
+        await CreditLot.filter(organization_id=organization_id, expires_at__gt=now, remaining__gt=0)
+        .using_db(conn)
+        .order_by("expires_at", "id")
+    )
+
+
+async def _take(
+    conn: BaseDBAsyncClient, lots: list[CreditLot], credits: int, *, spent: bool
+) -> int:
+    """Take up to `credits` from `lots` in order; how many could not be taken."""
+    for lot in lots:
+        if credits == 0:
+            break
+        taken = min(lot.remaining, credits)
+        lot.remaining -= taken
+        if spent:
+            lot.consumed += taken
+        await lot.save(using_db=conn, update_fields=["remaining", "consumed"])
+        credits -= taken
+    return credits
+
+
+async def expire_organization(
+    conn: BaseDBAsyncClient, organization_id: uuid.UUID, now: datetime
+) -> int:
+    """Expire the organization's lots that are due (caller holds its credit lock); how many
+    credits expired. Each lot's credits move to `credits_expired` in an EXPIRE transfer."""
+    due = (
+        await CreditLot.filter(
+            organization_id=organization_id, expires_at__lte=now, remaining__gt=0
+        )
+        .using_db(conn)
+        .order_by("expires_at", "id")
+    )
+    expired = 0
+    for lot in due:
+        expiring, lot.remaining = lot.remaining, 0
+        expired += expiring
+        lot.expired += expiring
+        await lot.save(using_db=conn, update_fields=["remaining", "expired"])
+        await ledger.post_transfer(
+            conn,
+            ledger.Transfer(
+                debit=credits_account(organization_id),
+                credit=CREDITS_EXPIRED,
+                amount=expiring,
+                kind=TransferKind.EXPIRE,
+                idempotency_key=f"credit_lot:{lot.id}:expired:{lot.expired}",
+                payment_id=lot.payment_id,  # type: ignore[attr-defined]
+            ),
+        )
+    return expired
+
+
+async def organizations_with_due_lots(now: datetime, limit: int) -> list[uuid.UUID]:
+    ids = (
+        await CreditLot.filter(expires_at__lte=now, remaining__gt=0)
+        .distinct()
+        .limit(limit)
+        .values_list("organization_id", flat=True)
+    )
+    return [uuid.UUID(str(found)) for found in ids]
+
+
+def clawback_due(lot: CreditLot, refunded: int, paid: int) -> int:
+    """Credits the refunds so far take back from the lot's purchase (rounded up), less
+    those of the lot that already expired."""
+    credits, expired = int(lot.credits), int(lot.expired)
+    owed = -(-credits * refunded // paid) if paid > 0 else 0
+    return max(0, min(owed, credits) - expired)
+
+
+async def require_clawback_covered(
+    conn: BaseDBAsyncClient, payment: Payment, refunded: int, now: datetime
+) -> None:
+    """CREDITS_ALREADY_CONSUMED when the lot no longer holds what refunding up to
+    `refunded` takes back (checked before a refund is sent to Stripe)."""
+    lot = await _lot_of(conn, payment, now)
+    if lot is None:
+        return
+    owed = clawback_due(lot, refunded, payment.amount) - lot.clawback_taken
+    if owed > lot.remaining:
+        raise DomainError(
+            ErrorCode.CREDITS_ALREADY_CONSUMED,
+            f"this refund takes back {owed} credits and only {lot.remaining} are left of the "
+            "purchase; an owner or admin may pass allowNegativeBalance",
+            "amount",
+        )
+
+
+async def _lot_of(conn: BaseDBAsyncClient, payment: Payment, now: datetime) -> CreditLot | None:
+    """The payment's lot, under the credit lock and with due lots expired first."""
+    organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
+    await lock_credits(conn, organization_id)
+    await expire_organization(conn, organization_id, now)
+    return await CreditLot.filter(payment=payment).using_db(conn).first()
+
+
+async def follow_refunds(
+    conn: BaseDBAsyncClient, payment: Payment, refund_id: uuid.UUID, now: datetime
+) -> None:
+    """Bring the clawback of the payment's lot to what its refunded amount asks: take
+    more after a refund, give back after a refund was reversed. One CLAWBACK transfer per
+    refund and direction."""
+    lot = await _lot_of(conn, payment, now)
+    if lot is None:
+        return
+    change = clawback_due(lot, payment.amount_refunded, payment.amount) - lot.clawback_taken
+    if change > 0:
+        await _claw_back(conn, lot, change, now)
+        debit, credit, key = credits_account(lot.organization_id), CREDITS_CLAWED_BACK, ""  # type: ignore[attr-defined]
+    elif change < 0:
+        await _give_back(conn, lot, -change)
+        debit, credit, key = CREDITS_CLAWED_BACK, credits_account(lot.organization_id), ":reversed"  # type: ignore[attr-defined]
+    else:
+        return
+    lot.clawback_taken += change
+    await lot.save(using_db=conn, update_fields=["clawback_taken"])
+    await ledger.post_transfer(
+        conn,
+        ledger.Transfer(
+            debit=debit,
+            credit=credit,
+            amount=abs(change),
+            kind=TransferKind.CLAWBACK,
+            idempotency_key=f"refund:{refund_id}:clawback{key}",
+            payment_id=payment.id,
+        ),
+    )
+
+
+async def _claw_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int, now: datetime) -> None:
+    organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
+    others = [
+        other for other in await _spendable_lots(conn, organization_id, now) if other.id != lot.id
+    ]
+    missing = await _take(conn, [lot, *others], credits, spent=False)
+    if missing:
+        debt = await lock_credits(conn, organization_id)
+        await _set_debt(conn, organization_id, debt + missing)
+
+
+async def _give_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int) -> None:
+    """A reversed refund returns its clawback: first cancelling debt, then into the lot."""
+    organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
+    debt = await lock_credits(conn, organization_id)
+    cancelled = min(debt, credits)
+    if cancelled:
+        await _set_debt(conn, organization_id, debt - cancelled)
+    lot.remaining += credits - cancelled
+    await lot.save(using_db=conn, update_fields=["remaining"])

@@ -10,24 +10,32 @@ from __future__ import annotations
 import tomllib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from kassa.models import (
     CreditLot,
     CreditPackage,
+    LedgerAccount,
+    LedgerTransfer,
     Organization,
+    TransferKind,
 )
 from kassa.money import Money
-from kassa.services import organizations, payments
+from kassa.services import clock, credit_lots, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
+from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import StripeGateway
 
 UNIT_PRICE_PLACES = Decimal("0.00000001")
+# One call spends at most this many; more is surely a bug in the caller.
+MAX_CREDITS_PER_CALL = 1_000_000_000
 DEFAULT_CATALOG = """
 [[package]]
 code = "trial"
@@ -106,6 +114,13 @@ def unit_price(package: CreditPackage) -> Decimal:
     return (major / Decimal(package.credits)).quantize(UNIT_PRICE_PLACES, ROUND_HALF_EVEN)
 
 
+async def package_on_sale(code: str, field: str) -> CreditPackage:
+    package = await CreditPackage.get_or_none(code=code, active=True)
+    if package is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such credit package on sale", field)
+    return package
+
+
 @dataclass(frozen=True, slots=True)
 class BuyCredits:
     organization_id: uuid.UUID | None
@@ -117,9 +132,7 @@ async def buy_credits(
     caller: Caller, gateway: StripeGateway, request: BuyCredits, expiry_days: int
 ) -> payments.PaymentIntentCreated:
     organization = await organizations.require_visible(caller, request.organization_id)
-    package = await CreditPackage.get_or_none(code=request.package_code, active=True)
-    if package is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "no such credit package on sale", "packageCode")
+    package = await package_on_sale(request.package_code, "packageCode")
     payments.check_idempotency_key(request.idempotency_key)
     payment = await payments.new_credit_payment(
         caller, organization, package, expiry_days, request.idempotency_key
@@ -128,12 +141,108 @@ async def buy_credits(
     return await payments.attach_payment_intent(payment, organization, gateway, card)
 
 
-async def spendable(organization: Organization, now: datetime | None = None) -> int:
-    lots = await CreditLot.filter(
-        organization=organization, expires_at__gt=now or datetime.now(UTC)
-    )
-    return sum(lot.remaining for lot in lots)
+@dataclass(frozen=True, slots=True)
+class ConsumeCredits:
+    organization_id: uuid.UUID | None
+    credits: int
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    transaction: CreditEntry
+    balance: int
+
+
+async def consume_credits(caller: Caller, request: ConsumeCredits) -> Consumed:
+    """Spend credits (any member of the organization); atomic and idempotent by key."""
+    organization = await organizations.require_visible(caller, request.organization_id)
+    _check_consumption(request)
+    async with in_transaction() as conn:
+        transfer_id = await credit_lots.consume(
+            conn,
+            credit_lots.Consumption(
+                organization.id, request.credits, request.reason, request.idempotency_key
+            ),
+            clock.now(),
+        )
+    transfer = await LedgerTransfer.get(id=transfer_id)
+    account_id = transfer.debit_account_id  # type: ignore[attr-defined]
+    return Consumed(_entry(transfer, account_id), await spendable(organization))
+
+
+def _check_consumption(request: ConsumeCredits) -> None:
+    if not 0 < request.credits <= MAX_CREDITS_PER_CALL:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"credits is a whole number from 1 to {MAX_CREDITS_PER_CALL}",
+            "credits",
+        )
+    if not 0 < len(request.reason) <= 500 or not request.reason.isprintable():
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "reason is 1 to 500 printable characters", "reason"
+        )
+    payments.check_idempotency_key(request.idempotency_key)
+
+
+async def spendable(organization: Organization) -> int:
+    """Credits that can be spent now: unexpired lots less the credit debt (may be negative)."""
+    lots = await CreditLot.filter(organization=organization, expires_at__gt=clock.now())
+    debt = int((await Organization.get(id=organization.id)).credit_debt)
+    return sum(int(lot.remaining) for lot in lots) - debt
 
 
 async def lots(organization: Organization) -> list[CreditLot]:
     return await CreditLot.filter(organization=organization).order_by("expires_at")
+
+
+async def expire_due(now: datetime, batch: int = 500) -> int:
+    """Expire every lot due by `now`, one organization per transaction; credits expired."""
+    expired = 0
+    for organization_id in await credit_lots.organizations_with_due_lots(now, batch):
+        async with in_transaction() as conn:
+            await credit_lots.lock_credits(conn, organization_id)
+            expired += await credit_lots.expire_organization(conn, organization_id, now)
+    return expired
+
+
+@dataclass(frozen=True, slots=True)
+class CreditEntry:
+    """One transfer as the organization's credits see it: signed credits and balance after."""
+
+    id: uuid.UUID
+    kind: TransferKind
+    credits: int
+    balance_after: int
+    reason: str | None
+    payment_id: uuid.UUID | None
+    created_at: datetime
+
+
+async def entries(
+    organization: Organization, first: int | None, after: str | None
+) -> Page[CreditEntry]:
+    account = await LedgerAccount.get_or_none(key=credit_lots.credits_account(organization.id).key)
+    if account is None:
+        return Page([], False)
+    transfers = LedgerTransfer.filter(
+        Q(debit_account_id=account.id) | Q(credit_account_id=account.id)
+    )
+    page = await paginate(transfers, first, after)
+    return Page(
+        [(cursor, _entry(row, account.id)) for cursor, row in page.items], page.has_next_page
+    )
+
+
+def _entry(row: LedgerTransfer, account_id: int) -> CreditEntry:
+    incoming = row.credit_account_id == account_id  # type: ignore[attr-defined]
+    return CreditEntry(
+        id=row.id,
+        kind=row.kind,
+        credits=row.amount if incoming else -row.amount,
+        balance_after=row.credit_balance_after if incoming else row.debit_balance_after,
+        reason=row.reason,
+        payment_id=row.payment_id,  # type: ignore[attr-defined]
+        created_at=row.created_at,
+    )

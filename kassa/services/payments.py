@@ -34,7 +34,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
-from kassa.services import credit_lots, host_notifications, ledger, organizations
+from kassa.services import clock, credit_lots, host_notifications, ledger, organizations
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -481,7 +481,7 @@ def _set_card(payment: Payment, card: CardDetails) -> None:
 
 
 async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
-    payment.paid_at = payment.paid_at or datetime.now(UTC)
+    payment.paid_at = payment.paid_at or clock.now()
     payment.failure_code = payment.failure_message = None
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:

@@ -28,7 +28,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError
-from kassa.services import ledger, organizations, payments
+from kassa.services import clock, credit_lots, ledger, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode, check_same_request, not_found
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -73,10 +73,10 @@ async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
         raise not_found("payment", "paymentId")
     if not organizations.can_manage(caller, payment.organization):
         raise DomainError(ErrorCode.FORBIDDEN, "only owners and admins may refund", "paymentId")
-    if request.allow_negative_balance and not caller.is_platform_admin:
+    if request.allow_negative_balance and not _may_go_negative(caller, payment):
         raise DomainError(
             ErrorCode.FORBIDDEN,
-            "only platform admins may allow a negative balance",
+            "only platform admins may allow a negative wallet balance",
             "allowNegativeBalance",
         )
     payments.check_idempotency_key(request.idempotency_key)
@@ -93,9 +93,9 @@ async def _reserve(caller: Caller, payment: Payment, request: RefundRequest) -> 
             existing = await _by_key(conn, locked, request.idempotency_key, fingerprint)
             if existing is not None:
                 return existing
-        amount = await _refund_amount(conn, locked, request.amount)
-        if locked.purpose is PaymentPurpose.WALLET_TOP_UP and not request.allow_negative_balance:
-            await _require_wallet_covers(conn, locked, amount)
+        amount, held = await _refund_amount(conn, locked, request.amount)
+        if not request.allow_negative_balance:
+            await _require_covered(conn, locked, amount, held)
         return await Refund.create(
             using_db=conn,
             payment=locked,
@@ -117,7 +117,10 @@ async def _by_key(
     return existing
 
 
-async def _refund_amount(conn: BaseDBAsyncClient, payment: Payment, text: str | None) -> int:
+async def _refund_amount(
+    conn: BaseDBAsyncClient, payment: Payment, text: str | None
+) -> tuple[int, int]:
+    """The amount to refund and what earlier refunds already hold."""
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise DomainError(
             ErrorCode.INVALID_STATE, "only a succeeded payment can be refunded", "paymentId"
@@ -136,7 +139,22 @@ async def _refund_amount(conn: BaseDBAsyncClient, payment: Payment, text: str | 
             f"at most {left} {payment.currency.upper()} is left to refund",
             "amount",
         )
-    return amount
+    return amount, held
+
+
+def _may_go_negative(caller: Caller, payment: Payment) -> bool:
+    # Credits clawed back into debt are the organization's own business (the refund is
+    # already an owner's or admin's call); a negative wallet is money, the platform's.
+    return caller.is_platform_admin or payment.purpose is PaymentPurpose.CREDIT_PACKAGE
+
+
+async def _require_covered(
+    conn: BaseDBAsyncClient, payment: Payment, amount: int, held: int
+) -> None:
+    if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
+        await _require_wallet_covers(conn, payment, amount)
+    elif payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+        await credit_lots.require_clawback_covered(conn, payment, held + amount, clock.now())
 
 
 def _amount(text: str, currency: str) -> int:
@@ -296,6 +314,8 @@ async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> No
         )
     payment.amount_refunded += -refund.amount if reverse else refund.amount
     await payment.save(using_db=conn, update_fields=["amount_refunded", "updated_at"])
+    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+        await credit_lots.follow_refunds(conn, payment, refund.id, clock.now())
     await _follow_order(conn, payment)
     await announce_payment_updated(conn, payment.id)
     if not reverse and payment.receipt_email:

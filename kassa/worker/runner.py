@@ -14,6 +14,8 @@ from pgqueuer.models import Job
 
 from kassa.db import asyncpg_dsn
 from kassa.services import (
+    clock,
+    credits,
     host_notifications,
     jobs,
     mail,
@@ -57,6 +59,9 @@ class Worker:
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
             asyncio.create_task(
                 _every(settings.reconcile_interval_seconds, self.reconcile_if_due, stop)
+            ),
+            asyncio.create_task(
+                _every(settings.credit_expiry_interval_seconds, self.expire_credits, stop)
             ),
         ]
         try:
@@ -107,6 +112,12 @@ class Worker:
             since = (last or now - FIRST_RECONCILIATION) - RECONCILIATION_OVERLAP
             run = await reconciliation.reconcile(self.runtime.gateway, since)
             log.info("reconciliation checked %d intents, fixed %d", run.checked, run.fixed)
+
+    async def expire_credits(self) -> None:
+        """Expire credit lots that are due (several workers at once only take turns)."""
+        expired = await credits.expire_due(clock.now())
+        if expired:
+            log.info("expired %d credits", expired)
 
 
 def _key(job: Job) -> str:
