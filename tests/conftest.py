@@ -100,7 +100,7 @@ def settings(
         # Retries and sweeps at test speed.
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,
-        KASSA_CREDIT_EXPIRY_INTERVAL_SECONDS=0.2,
+        KASSA_CREDIT_EXPIRY_INTERVAL_SECONDS=1.0,
     )
 
 

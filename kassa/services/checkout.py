@@ -124,7 +124,7 @@ async def apply_checkout_session(
     observed_at: datetime,
 ) -> Payment:
     payment = (
-        await Payment.select_for_update()
+        await Payment.select_for_update(no_key=True)
         .using_db(conn)
         .get_or_none(stripe_checkout_session_id=session.id)
     )

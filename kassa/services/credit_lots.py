@@ -166,10 +166,18 @@ async def _take(
         if credits == 0:
             break
         taken = min(lot.remaining, credits)
-        lot.remaining -= taken
-        if spent:
-            lot.consumed += taken
-        await lot.save(using_db=conn, update_fields=["remaining", "consumed"])
+        if taken == 0:
+            continue
+        # Relative and guarded, not a write of what was read: even a caller that forgot
+        # the credit lock could not take a credit twice.
+        rows = await conn.execute_query_dict(
+            "UPDATE credit_lots SET remaining = remaining - $2, consumed = consumed + $3 "
+            "WHERE id = $1 AND remaining >= $2 RETURNING remaining",
+            [lot.id, taken, taken if spent else 0],
+        )
+        if not rows:
+            raise RuntimeError(f"credit lot {lot.id} changed under the credit lock")
+        lot.remaining = int(rows[0]["remaining"])
         credits -= taken
     return credits
 
@@ -216,12 +224,12 @@ async def organizations_with_due_lots(now: datetime, limit: int) -> list[uuid.UU
     return [uuid.UUID(str(found)) for found in ids]
 
 
-def clawback_due(lot: CreditLot, refunded: int, paid: int) -> int:
-    """Credits the refunds so far take back from the lot's purchase (rounded up), less
-    those of the lot that already expired."""
-    credits, expired = int(lot.credits), int(lot.expired)
-    owed = -(-credits * refunded // paid) if paid > 0 else 0
-    return max(0, min(owed, credits) - expired)
+def clawback_owed(lot: CreditLot, refunded: int, paid: int) -> int:
+    """What refunding `refunded` of `paid` still takes back from the lot: ceil(credits *
+    refunded / paid), less what was taken already and what expired unspent."""
+    credits = int(lot.credits)
+    due = min(-(-credits * refunded // paid), credits) if paid > 0 else 0
+    return max(0, due - int(lot.clawback_taken) - int(lot.expired))
 
 
 async def require_clawback_covered(
@@ -232,7 +240,7 @@ async def require_clawback_covered(
     lot = await _lot_of(conn, payment, now)
     if lot is None:
         return
-    owed = clawback_due(lot, refunded, payment.amount) - lot.clawback_taken
+    owed = clawback_owed(lot, refunded, payment.amount)
     if owed > lot.remaining:
         raise DomainError(
             ErrorCode.CREDITS_ALREADY_CONSUMED,
@@ -250,56 +258,75 @@ async def _lot_of(conn: BaseDBAsyncClient, payment: Payment, now: datetime) -> C
     return await CreditLot.filter(payment=payment).using_db(conn).first()
 
 
-async def follow_refunds(
+async def claw_back(
     conn: BaseDBAsyncClient, payment: Payment, refund_id: uuid.UUID, now: datetime
 ) -> None:
-    """Bring the clawback of the payment's lot to what its refunded amount asks: take
-    more after a refund, give back after a refund was reversed. One CLAWBACK transfer per
-    refund and direction."""
+    """Take back what the payment's refunds so far owe (one CLAWBACK transfer per refund)."""
     lot = await _lot_of(conn, payment, now)
     if lot is None:
         return
-    change = clawback_due(lot, payment.amount_refunded, payment.amount) - lot.clawback_taken
-    if change > 0:
-        await _claw_back(conn, lot, change, now)
-        debit, credit, key = credits_account(lot.organization_id), CREDITS_CLAWED_BACK, ""  # type: ignore[attr-defined]
-    elif change < 0:
-        await _give_back(conn, lot, -change)
-        debit, credit, key = CREDITS_CLAWED_BACK, credits_account(lot.organization_id), ":reversed"  # type: ignore[attr-defined]
-    else:
+    owed = clawback_owed(lot, payment.amount_refunded, payment.amount)
+    if owed == 0:
         return
-    lot.clawback_taken += change
+    await _take_back(conn, lot, owed, now)
+    lot.clawback_taken += owed
     await lot.save(using_db=conn, update_fields=["clawback_taken"])
     await ledger.post_transfer(
         conn,
         ledger.Transfer(
-            debit=debit,
-            credit=credit,
-            amount=abs(change),
+            debit=credits_account(lot.organization_id),  # type: ignore[attr-defined]
+            credit=CREDITS_CLAWED_BACK,
+            amount=owed,
             kind=TransferKind.CLAWBACK,
-            idempotency_key=f"refund:{refund_id}:clawback{key}",
+            idempotency_key=_clawback_key(refund_id),
             payment_id=payment.id,
         ),
     )
 
 
-async def _claw_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int, now: datetime) -> None:
+async def give_back(
+    conn: BaseDBAsyncClient, payment: Payment, refund_id: uuid.UUID, now: datetime
+) -> None:
+    """Stripe reversed a refund: return exactly what that refund clawed back, cancelling
+    credit debt first, the rest into the lot."""
+    lot = await _lot_of(conn, payment, now)
+    taken = (
+        await LedgerTransfer.filter(idempotency_key=_clawback_key(refund_id)).using_db(conn).first()
+    )
+    if lot is None or taken is None:
+        return
     organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
-    others = [
-        other for other in await _spendable_lots(conn, organization_id, now) if other.id != lot.id
-    ]
-    missing = await _take(conn, [lot, *others], credits, spent=False)
+    debt = await lock_credits(conn, organization_id)
+    cancelled = min(debt, taken.amount)
+    if cancelled:
+        await _set_debt(conn, organization_id, debt - cancelled)
+    lot.remaining += taken.amount - cancelled
+    lot.clawback_taken -= taken.amount
+    await lot.save(using_db=conn, update_fields=["remaining", "clawback_taken"])
+    await ledger.post_transfer(
+        conn,
+        ledger.Transfer(
+            debit=CREDITS_CLAWED_BACK,
+            credit=credits_account(organization_id),
+            amount=taken.amount,
+            kind=TransferKind.CLAWBACK,
+            idempotency_key=_clawback_key(refund_id) + ":reversed",
+            payment_id=payment.id,
+        ),
+    )
+
+
+def _clawback_key(refund_id: uuid.UUID) -> str:
+    return f"refund:{refund_id}:clawback"
+
+
+async def _take_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int, now: datetime) -> None:
+    """From the lot, then the other lots soonest-expiring first; the rest becomes debt."""
+    organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
+    spendable = await _spendable_lots(conn, organization_id, now)
+    missing = await _take(
+        conn, [lot, *(other for other in spendable if other.id != lot.id)], credits, spent=False
+    )
     if missing:
         debt = await lock_credits(conn, organization_id)
         await _set_debt(conn, organization_id, debt + missing)
-
-
-async def _give_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int) -> None:
-    """A reversed refund returns its clawback: first cancelling debt, then into the lot."""
-    organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
-    debt = await lock_credits(conn, organization_id)
-    cancelled = min(debt, credits)
-    if cancelled:
-        await _set_debt(conn, organization_id, debt - cancelled)
-    lot.remaining += credits - cancelled
-    await lot.save(using_db=conn, update_fields=["remaining"])

@@ -250,7 +250,7 @@ async def confirm_intent(
     """
     declined: StripeFailure | None = None
     async with in_transaction() as conn:
-        locked = await Payment.select_for_update().using_db(conn).get(id=payment.id)
+        locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment.id)
         if locked.status is not PaymentStatus.REQUIRES_CONFIRMATION:
             confirmed = None
         else:
@@ -306,7 +306,7 @@ async def _create_payment_intent(
 async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnapshot) -> None:
     """Apply an intent Stripe answered with, through the same path as its events."""
     async with in_transaction() as conn:
-        locked = await Payment.select_for_update().using_db(conn).get(id=payment_id)
+        locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
         await apply_payment_intent(conn, locked, intent, _observed_now())
 
 
@@ -374,7 +374,7 @@ def _is_made_for(payment: Payment, intent: PaymentIntentSnapshot) -> bool:
 
 async def payment_for_intent(conn: BaseDBAsyncClient, intent_id: str) -> Payment:
     payment = (
-        await Payment.select_for_update()
+        await Payment.select_for_update(no_key=True)
         .using_db(conn)
         .get_or_none(stripe_payment_intent_id=intent_id)
     )

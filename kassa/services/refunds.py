@@ -88,7 +88,7 @@ async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
 async def _reserve(caller: Caller, payment: Payment, request: RefundRequest) -> Refund:
     fingerprint = hashlib.sha256(f"{request.amount}|{request.reason}".encode()).hexdigest()
     async with in_transaction() as conn:
-        locked = await Payment.select_for_update().using_db(conn).get(id=payment.id)
+        locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment.id)
         if request.idempotency_key:
             existing = await _by_key(conn, locked, request.idempotency_key, fingerprint)
             if existing is not None:
@@ -226,8 +226,8 @@ async def apply_refund(
     """Bring kassa's refund to Stripe's state, booking money once on success."""
     found = await _refund_for(conn, snapshot)
     # The payment first, then the refund: every path locks in this order.
-    await Payment.select_for_update().using_db(conn).get(id=found.payment_id)  # type: ignore[attr-defined]
-    refund = await Refund.select_for_update().using_db(conn).get(id=found.id)
+    await Payment.select_for_update(no_key=True).using_db(conn).get(id=found.payment_id)  # type: ignore[attr-defined]
+    refund = await Refund.select_for_update(no_key=True).using_db(conn).get(id=found.id)
     before, after = refund.status, STRIPE_STATUS.get(snapshot.status, RefundStatus.PENDING)
     if PROGRESS[after] < PROGRESS[before] or _is_older(refund, observed_at):
         return refund
@@ -292,7 +292,7 @@ async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -
 
 async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> None:
     """Move the money back (or forward again when Stripe reverses a refund) exactly once."""
-    payment = await Payment.select_for_update().using_db(conn).get(id=refund.payment_id)  # type: ignore[attr-defined]
+    payment = await Payment.select_for_update(no_key=True).using_db(conn).get(id=refund.payment_id)  # type: ignore[attr-defined]
     if not reverse and payment.status is not PaymentStatus.SUCCEEDED:
         # Out of order: the refund's event overtook the payment's. Booking now would
         # take back money kassa has not received; the event is retried instead.
@@ -315,7 +315,8 @@ async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> No
     payment.amount_refunded += -refund.amount if reverse else refund.amount
     await payment.save(using_db=conn, update_fields=["amount_refunded", "updated_at"])
     if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
-        await credit_lots.follow_refunds(conn, payment, refund.id, clock.now())
+        follow = credit_lots.give_back if reverse else credit_lots.claw_back
+        await follow(conn, payment, refund.id, clock.now())
     await _follow_order(conn, payment)
     await announce_payment_updated(conn, payment.id)
     if not reverse and payment.receipt_email:

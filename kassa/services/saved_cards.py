@@ -61,7 +61,7 @@ async def set_default(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:
 async def _make_default(conn: BaseDBAsyncClient, card: SavedCard) -> None:
     # Lock the organization row: two cards made default at once leave exactly one default.
     organization_id = card.organization_id  # type: ignore[attr-defined]
-    await Organization.filter(id=organization_id).select_for_update().using_db(conn)
+    await Organization.filter(id=organization_id).select_for_update(no_key=True).using_db(conn)
     await SavedCard.filter(organization_id=organization_id).using_db(conn).update(is_default=False)
     await SavedCard.filter(id=card.id).using_db(conn).update(is_default=True)
 

@@ -130,7 +130,7 @@ async def process(event_id: str, max_attempts: int) -> Processed:
     """Apply one stored event if it is not handled yet: effect and mark in one transaction."""
     try:
         async with in_transaction() as conn:
-            event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
+            event = await StripeEvent.select_for_update(no_key=True).using_db(conn).get(id=event_id)
             if event.status not in UNHANDLED:
                 return Processed(event.status, event.attempts)
             outcome = await _apply(conn, event)
@@ -151,7 +151,7 @@ async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> P
     # A payload that cannot be read fails the same way every time: no point retrying it.
     malformed = isinstance(exc, (KeyError, TypeError, ValueError))
     async with in_transaction() as conn:
-        event = await StripeEvent.select_for_update().using_db(conn).get(id=event_id)
+        event = await StripeEvent.select_for_update(no_key=True).using_db(conn).get(id=event_id)
         if event.status in UNHANDLED:
             event.attempts += 1
             dead = malformed or event.attempts >= max_attempts
