@@ -15,22 +15,20 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from tortoise import connections
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import (
     CreditLot,
     CreditPackage,
-    LedgerAccount,
     LedgerTransfer,
     Organization,
     TransferKind,
 )
 from kassa.money import Money
-from kassa.services import clock, credit_lots, organizations, payments
+from kassa.services import clock, credit_lots, ledger, organizations, payments
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
-from kassa.services.pagination import Page, paginate
+from kassa.services.pagination import Page
 from kassa.services.stripe_gateway import StripeGateway
 
 UNIT_PRICE_PLACES = Decimal("0.00000001")
@@ -223,15 +221,10 @@ class CreditEntry:
 async def entries(
     organization: Organization, first: int | None, after: str | None
 ) -> Page[CreditEntry]:
-    account = await LedgerAccount.get_or_none(key=credit_lots.credits_account(organization.id).key)
-    if account is None:
-        return Page([], False)
-    transfers = LedgerTransfer.filter(
-        Q(debit_account_id=account.id) | Q(credit_account_id=account.id)
-    )
-    page = await paginate(transfers, first, after)
+    account = credit_lots.credits_account(organization.id)
+    account_id, page = await ledger.history(account, first, after)
     return Page(
-        [(cursor, _entry(row, account.id)) for cursor, row in page.items], page.has_next_page
+        [(cursor, _entry(row, account_id)) for cursor, row in page.items], page.has_next_page
     )
 
 

@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 
-from kassa.models import AccountKind, TransferKind
+from kassa.models import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
+from kassa.services.pagination import Page, paginate
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +150,15 @@ async def _existing_transfer(conn: BaseDBAsyncClient, idempotency_key: str) -> u
         "SELECT id FROM ledger_transfers WHERE idempotency_key = $1", [idempotency_key]
     )
     return uuid.UUID(str(rows[0]["id"]))
+
+
+async def history(
+    account: AccountRef, first: int | None, after: str | None
+) -> tuple[int, Page[LedgerTransfer]]:
+    """A page of the transfers in or out of `account`, newest first, with the account's
+    id (to tell in from out); an empty page for an account never used."""
+    found = await LedgerAccount.get_or_none(key=account.key)
+    if found is None:
+        return 0, Page([], False)
+    transfers = LedgerTransfer.filter(Q(debit_account_id=found.id) | Q(credit_account_id=found.id))
+    return found.id, await paginate(transfers, first, after)

@@ -6,12 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.expressions import Q
-
 from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
 from kassa.money import Money, normalize_currency
-from kassa.services.ledger import wallet_account
-from kassa.services.pagination import Page, paginate
+from kassa.services.ledger import history, wallet_account
+from kassa.services.pagination import Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +34,9 @@ async def entries(
     organization: Organization, currency: str, first: int | None, after: str | None
 ) -> Page[WalletEntry]:
     currency = normalize_currency(currency)
-    account = await LedgerAccount.get_or_none(key=wallet_account(organization.id, currency).key)
-    if account is None:
-        return Page([], False)
-    transfers = LedgerTransfer.filter(
-        Q(debit_account_id=account.id) | Q(credit_account_id=account.id)
-    )
-    page = await paginate(transfers, first, after)
+    account_id, page = await history(wallet_account(organization.id, currency), first, after)
     return Page(
-        [(cursor, _entry(row, account.id, currency)) for cursor, row in page.items],
+        [(cursor, _entry(row, account_id, currency)) for cursor, row in page.items],
         page.has_next_page,
     )
 
