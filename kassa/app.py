@@ -16,11 +16,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from tortoise.contrib.starlette import RegisterTortoise
 
-from kassa.config import Settings
+from kassa.config import Environment, Settings
 from kassa.db import schema_is_current, tortoise_config
 from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
+from kassa.schema.guards import Limits
 from kassa.services import credits
 from kassa.services.runtime import Runtime
 from kassa.webhooks.stripe import stripe_webhook
@@ -103,8 +104,14 @@ async def client_config(request: Request) -> Response:
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
+    limits = Limits(
+        max_tokens=settings.graphql_max_tokens,
+        max_depth=settings.graphql_max_depth,
+        max_fields=settings.graphql_max_fields,
+        max_aliases=settings.graphql_max_aliases,
+    )
     graphql = GraphQLApp(
-        build_schema(),
+        build_schema(limits, production=settings.environment is Environment.PRODUCTION),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
     )

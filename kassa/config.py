@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
+    # Checked before strawberry parses or validates a document (kassa/schema/guards.py).
+    graphql_max_tokens: int = Field(2000, alias="KASSA_GRAPHQL_MAX_TOKENS", gt=0)
+    graphql_max_depth: int = Field(20, alias="KASSA_GRAPHQL_MAX_DEPTH", gt=0)
+    graphql_max_fields: int = Field(500, alias="KASSA_GRAPHQL_MAX_FIELDS", gt=0)
+    graphql_max_aliases: int = Field(30, alias="KASSA_GRAPHQL_MAX_ALIASES", ge=0)
 
     credit_packages_path: Path | None = Field(None, alias="KASSA_CREDIT_PACKAGES")
     credit_expiry_days: int = Field(182, alias="KASSA_CREDIT_EXPIRY_DAYS", gt=0)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
+from kassa.schema.guards import Limits, QueryGuard
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 
@@ -18,15 +26,20 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, *, production: bool = False) -> strawberry.Schema:
+    """The schema with kassa's guards; in production without introspection or field
+    suggestions (a stranger learns nothing about the schema from kassa itself)."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: QueryGuard(limits or Limits()),
+        ValidationCache,
+        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
+    ]
+    if production:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map=SCALARS),
-        extensions=[
-            ParserCache,
-            ValidationCache,
-            lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
-        ],
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
+        extensions=extensions,
     )

@@ -1,0 +1,180 @@
+"""Cheap limits checked before strawberry parses and validates a document.
+
+Validation itself can be made to burn seconds of CPU (a chain of fragments each spreading
+the next ten times; ten thousand aliases of one field for the overlap check), so every
+document first passes these checks, each linear in its size: a token limit while parsing,
+then one walk that measures depth and the number of fields it would select, counting each
+fragment once (memoized) however often it is spread. A verdict is cached per query text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from graphql import (
+    DocumentNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
+from strawberry.extensions import SchemaExtension
+
+VERDICTS_CACHED = 256
+REJECTED = "QUERY_REJECTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_tokens: int = 2000
+    max_depth: int = 20
+    max_fields: int = 500
+    max_aliases: int = 30
+    max_variable_values: int = 200
+    max_variable_depth: int = 8
+
+
+class Rejected(GraphQLError):
+    """A document or its variables over a limit: told to the client as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": REJECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class _Size:
+    depth: int
+    fields: int
+
+
+class _Measure:
+    """Depth and selected fields of a document, each fragment measured once."""
+
+    def __init__(self, document: DocumentNode, limits: Limits) -> None:
+        self.limits = limits
+        self.fragments = {
+            node.name.value: node
+            for node in document.definitions
+            if isinstance(node, FragmentDefinitionNode)
+        }
+        self.measured: dict[str, _Size] = {}
+        self.open: set[str] = set()
+
+    def selections(self, node: SelectionSetNode | None) -> _Size:
+        depth, fields = 0, 0
+        for selection in node.selections if node else ():
+            if isinstance(selection, FieldNode):
+                inner = self.selections(selection.selection_set)
+                depth, fields = max(depth, inner.depth + 1), fields + 1 + inner.fields
+            elif isinstance(selection, InlineFragmentNode):
+                inner = self.selections(selection.selection_set)
+                depth, fields = max(depth, inner.depth), fields + inner.fields
+            elif isinstance(selection, FragmentSpreadNode):
+                inner = self.fragment(selection.name.value)
+                depth, fields = max(depth, inner.depth), fields + inner.fields
+            self.check(_Size(depth, fields))
+        return _Size(depth, fields)
+
+    def fragment(self, name: str) -> _Size:
+        if name in self.measured:
+            return self.measured[name]
+        if name in self.open:
+            raise Rejected(f"fragment {name} spreads itself")
+        definition = self.fragments.get(name)
+        if definition is None:
+            return _Size(0, 0)  # validation names the unknown fragment
+        self.open.add(name)
+        size = self.measured[name] = self.selections(definition.selection_set)
+        self.open.discard(name)
+        return size
+
+    def check(self, size: _Size) -> None:
+        if size.depth > self.limits.max_depth:
+            raise Rejected(f"the query is nested deeper than {self.limits.max_depth} levels")
+        if size.fields > self.limits.max_fields:
+            raise Rejected(
+                f"the query selects more than {self.limits.max_fields} fields "
+                "(fragments counted each time they are spread)"
+            )
+
+
+@lru_cache(maxsize=VERDICTS_CACHED)
+def _verdict(query: str, limits: Limits) -> DocumentNode | Rejected:
+    try:
+        document = parse(query, no_location=False, max_tokens=limits.max_tokens)
+        aliases = sum(1 for node in _fields(document) if node.alias is not None)
+        if aliases > limits.max_aliases:
+            raise Rejected(f"the query uses more than {limits.max_aliases} aliases")
+        measure = _Measure(document, limits)
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                measure.check(measure.selections(definition.selection_set))
+    except Rejected as rejected:
+        return rejected
+    except GraphQLError as error:
+        return Rejected(error.message)
+    except RecursionError:
+        return Rejected("the query is nested too deeply")
+    return document
+
+
+def _fields(document: DocumentNode) -> Iterator[FieldNode]:
+    pending: list[SelectionSetNode] = [
+        definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, ExecutableDefinitionNode)
+    ]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            selection_set = getattr(selection, "selection_set", None)
+            if selection_set is not None:
+                pending.append(selection_set)
+
+
+def guarded_document(query: str, limits: Limits) -> DocumentNode:
+    """The parsed document, or `Rejected` raised when it is over a limit."""
+    verdict = _verdict(query, limits)
+    if isinstance(verdict, Rejected):
+        raise Rejected(verdict.message)
+    return verdict
+
+
+def check_variables(variables: Mapping[str, object] | None, limits: Limits) -> None:
+    """Variables are JSON the client chose: bounded in values and nesting."""
+    values = 0
+    pending: list[tuple[object, int]] = [(variables or {}, 0)]
+    while pending:
+        value, depth = pending.pop()
+        values += 1
+        if depth > limits.max_variable_depth:
+            raise Rejected(f"variables are nested deeper than {limits.max_variable_depth} levels")
+        if values > limits.max_variable_values:
+            raise Rejected(f"variables hold more than {limits.max_variable_values} values")
+        if isinstance(value, Mapping):
+            pending.extend((inner, depth + 1) for inner in value.values())
+        elif isinstance(value, list):
+            pending.extend((inner, depth + 1) for inner in value)
+
+
+class QueryGuard(SchemaExtension):
+    """Parses through the guard (it replaces strawberry's ParserCache: the verdict cache
+    keeps the parsed document of accepted queries)."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__()
+        self.limits = limits
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        check_variables(context.variables, self.limits)
+        context.graphql_document = guarded_document(context.query or "", self.limits)
+        yield
