@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
     # Checked before strawberry parses or validates a document (kassa/schema/guards.py).
-    graphql_max_tokens: int = Field(2000, alias="KASSA_GRAPHQL_MAX_TOKENS", gt=0)
+    graphql_max_tokens: int = Field(1000, alias="KASSA_GRAPHQL_MAX_TOKENS", gt=0)
     graphql_max_depth: int = Field(20, alias="KASSA_GRAPHQL_MAX_DEPTH", gt=0)
     graphql_max_fields: int = Field(500, alias="KASSA_GRAPHQL_MAX_FIELDS", gt=0)
     graphql_max_aliases: int = Field(30, alias="KASSA_GRAPHQL_MAX_ALIASES", ge=0)
