@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -18,6 +20,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from kassa.config import Environment, Settings
 from kassa.db import schema_is_current, tortoise_config
+from kassa.http_security import SecurityHeaders, page_policy
 from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
@@ -33,6 +36,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return await build_context(request, response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html
+        return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html)})
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -144,6 +151,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            ),
+        ],
     )
     app.state.runtime = runtime
     return app

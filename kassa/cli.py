@@ -18,6 +18,7 @@ from kassa.config import ConfigurationError, Environment, Settings
 from kassa.db import apply_migrations, database_url, ensure_database, pending_migrations
 from kassa.models.stripe_event import StripeEventStatus
 from kassa.secrets import with_dev_jwt_secret
+from kassa.services.api_keys import ROLES as API_KEY_ROLES
 from kassa.services.identity import OrgRole, issue_dev_token
 from kassa.services.runtime import Runtime
 
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--id", dest="event_id", help="one event (replay)")
     events.add_argument("--dead", action="store_true", help="every dead event (replay)")
     events.add_argument("--since", type=_duration, help="received within, e.g. 24h, 30m, 7d")
+    apikey = _add(commands, "apikey", _apikey, "create, list or revoke organization API keys")
+    apikey.add_argument("action", choices=["create", "list", "revoke"])
+    apikey.add_argument("--org", help="organization id (the org_id its tokens carry)")
+    apikey.add_argument("--name", help="what the key is for (create)")
+    apikey.add_argument("--role", default="member", choices=[r.value for r in API_KEY_ROLES])
+    apikey.add_argument("--id", dest="key_id", help="the key to revoke")
     token = _add(commands, "token", _token, "print a development bearer token")
     token.add_argument("--org", default=None, help="organization id (org_id claim)")
     token.add_argument("--role", default="owner", choices=[role.value for role in OrgRole])
@@ -130,6 +137,19 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
         if not (args.event_id or args.dead or args.since):
             raise ConfigurationError("replay needs --id EVENT, --dead or --since DURATION")
         return asyncio.run(replay_events(settings, url, args.event_id, args.dead, args.since))
+
+
+def _apikey(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.worker.process import manage_api_keys
+
+    if args.action in ("create", "list") and not args.org:
+        raise ConfigurationError(f"apikey {args.action} needs --org ORGANIZATION")
+    if args.action == "create" and not args.name:
+        raise ConfigurationError("apikey create needs --name NAME")
+    if args.action == "revoke" and not args.key_id:
+        raise ConfigurationError("apikey revoke needs --id KEY")
+    with database_url(settings.database_url, settings.data_dir) as url:
+        return asyncio.run(manage_api_keys(url, args))
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:

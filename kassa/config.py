@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,17 @@ class Settings(BaseSettings):
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
+    # Mutations per minute, per caller (token subject or API key) and per client address;
+    # 0 turns a limit off. `postgres` counts across every process sharing the database.
+    rate_limit_backend: Literal["memory", "postgres"] = Field(
+        "memory", alias="KASSA_RATE_LIMIT_BACKEND"
+    )
+    rate_limit_per_caller: int = Field(120, alias="KASSA_RATE_LIMIT_PER_CALLER", ge=0)
+    rate_limit_per_address: int = Field(600, alias="KASSA_RATE_LIMIT_PER_ADDRESS", ge=0)
+    # Browser origins allowed to call the API (CORS), comma-separated; none by default.
+    cors_origins_text: str = Field("", alias="KASSA_CORS_ORIGINS")
+    # Proxies of your own in front of kassa, whose X-Forwarded-For entries are trusted.
+    trusted_proxy_hops: int = Field(0, alias="KASSA_TRUSTED_PROXY_HOPS", ge=0)
     # Checked before strawberry parses or validates a document (kassa/schema/guards.py).
     graphql_max_tokens: int = Field(1000, alias="KASSA_GRAPHQL_MAX_TOKENS", gt=0)
     graphql_max_depth: int = Field(20, alias="KASSA_GRAPHQL_MAX_DEPTH", gt=0)
@@ -86,6 +98,10 @@ class Settings(BaseSettings):
         if self.graphiql is not None:
             return self.graphiql
         return self.environment is not Environment.PRODUCTION
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins_text.split(",") if origin.strip()]
 
     @property
     def livemode(self) -> bool:

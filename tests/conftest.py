@@ -101,6 +101,9 @@ def settings(
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,
         KASSA_CREDIT_EXPIRY_INTERVAL_SECONDS=1.0,
+        # Every test shares 127.0.0.1; the limits have tests of their own (test_rate_limits).
+        KASSA_RATE_LIMIT_PER_ADDRESS=0,
+        KASSA_RATE_LIMIT_PER_CALLER=0,
     )
 
 

@@ -117,3 +117,29 @@ async def _run_async(env: dict[str, str], *args: str) -> str:
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
     return stdout.decode()
+
+
+async def test_api_keys_from_the_command_line(kassa: Kassa, database_url: str) -> None:
+    member = await kassa.member()
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    created = await _run_async(
+        env, "apikey", "create", "--org", member.external_id, "--name", "shop backend"
+    )
+    key = created.split("key: ")[1].split()[0]
+    key_id = created.split("id:  ")[1].split()[0]
+    viewer = await kassa.gql("{ viewer { userId } }", token=key)
+    listed = await _run_async(env, "apikey", "list", "--org", member.external_id)
+    revoked = await _run_async(env, "apikey", "revoke", "--id", key_id)
+    after = await kassa.http.post(
+        "/graphql",
+        json={"query": "{ viewer { userId } }"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+    assert "cannot show it again" in created
+    assert viewer["data"]["viewer"]["userId"] == f"apikey:{key_id}"
+    assert f"{key_id}  {key[:15]}…  member  shop backend  active" in listed
+    assert key not in listed
+    assert f"revoked {key_id}" in revoked
+    assert after.status_code == 401

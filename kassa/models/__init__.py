@@ -1,5 +1,6 @@
 """tortoise models. They import nothing of kassa's but each other and `kassa.money`."""
 
+from kassa.models.api_key import ApiKey, RateLimitWindow
 from kassa.models.credits import CreditLot, CreditPackage
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from kassa.models.order import Order, OrderStatus
@@ -13,6 +14,7 @@ from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 
 __all__ = [
     "AccountKind",
+    "ApiKey",
     "CreditLot",
     "CreditPackage",
     "LedgerAccount",
@@ -25,6 +27,7 @@ __all__ = [
     "Payment",
     "PaymentPurpose",
     "PaymentStatus",
+    "RateLimitWindow",
     "ReconciliationRun",
     "Refund",
     "RefundStatus",

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from kassa.models import Payment
-from kassa.services import payments
+from kassa.services import api_keys, payments
 from kassa.services.identity import AuthenticationError, Caller
 from kassa.services.runtime import Runtime
 
@@ -75,7 +75,10 @@ async def _verified(header: str, runtime: Runtime) -> Caller | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "Authorization must be 'Bearer <token>'")
+    token = token.strip()
     try:
-        return await runtime.tokens.verify(token.strip())
+        if api_keys.is_api_key(token):
+            return await api_keys.caller_for(token)
+        return await runtime.tokens.verify(token)
     except AuthenticationError as exc:
         raise HTTPException(401, str(exc)) from exc

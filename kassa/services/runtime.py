@@ -10,6 +10,7 @@ from kassa.services.identity import TokenVerifier
 from kassa.services.jobs import JobQueue
 from kassa.services.live_updates import PaymentUpdates
 from kassa.services.mail import Mailer
+from kassa.services.rate_limits import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from kassa.services.stripe_events import Expectations
 from kassa.services.stripe_gateway import StripeGateway
 
@@ -27,6 +28,7 @@ class Runtime:
     payment_updates: PaymentUpdates
     mailer: Mailer
     host_notifier: HostNotifier
+    rate_limiter: RateLimiter
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -63,6 +65,11 @@ class Runtime:
             mailer=Mailer(settings),
             host_notifier=HostNotifier(
                 allow_private_addresses=settings.environment is not Environment.PRODUCTION
+            ),
+            rate_limiter=(
+                PostgresRateLimiter()
+                if settings.rate_limit_backend == "postgres"
+                else MemoryRateLimiter()
             ),
         )
 

@@ -1,19 +1,24 @@
-"""`kassa worker` and `kassa events`: the worker as its own process, and operator tools."""
+"""`kassa worker`, `kassa events` and `kassa apikey`: the worker as its own process, and
+operator tools."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from tortoise import Tortoise
 
-from kassa.config import Settings
+from kassa.config import ConfigurationError, Settings
 from kassa.db import tortoise_config
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import jobs, reconciliation, stripe_events
+from kassa.services import api_keys, jobs, reconciliation, stripe_events
+from kassa.services.identity import OrgRole
 from kassa.services.runtime import Runtime
 from kassa.worker.runner import Worker
 
@@ -56,6 +61,35 @@ async def list_events(url: str, status: StripeEventStatus | None, since: timedel
                 f"{event.id}  {event.type}  {event.status}  attempts={event.attempts}  "
                 f"received={event.received_at.isoformat()}{error}"
             )
+    finally:
+        await Tortoise.close_connections()
+    return 0
+
+
+async def manage_api_keys(url: str, args: argparse.Namespace) -> int:
+    """`kassa apikey create|list|revoke`: the key is printed once, at creation."""
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        if args.action == "create":
+            try:
+                made = await api_keys.create(args.org, args.name, OrgRole(args.role))
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from exc
+            print(f"id:  {made.key.id}\nkey: {made.secret}")
+            print("Keep the key now: kassa stores only its hash and cannot show it again.")
+        elif args.action == "list":
+            for key in await api_keys.of_organization(args.org):
+                state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+                print(f"{key.id}  {key.prefix}…  {key.role}  {key.name}  {state}")
+        else:
+            try:
+                key_id = uuid.UUID(args.key_id)
+            except ValueError as exc:
+                raise ConfigurationError(f"{args.key_id!r} is not a key id") from exc
+            if not await api_keys.revoke(key_id):
+                print(f"no active key {key_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {key_id}")
     finally:
         await Tortoise.close_connections()
     return 0

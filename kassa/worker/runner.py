@@ -20,6 +20,7 @@ from kassa.services import (
     jobs,
     mail,
     outbox,
+    rate_limits,
     reconciliation,
     stripe_events,
 )
@@ -98,6 +99,8 @@ class Worker:
             await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
         for message_id in await outbox.due(SWEEP_BATCH):
             await self.runtime.jobs.enqueue(jobs.OUTBOX_MESSAGE, message_id)
+        if self.runtime.settings.rate_limit_backend == "postgres":
+            await rate_limits.forget_old_windows()
 
     async def reconcile_if_due(self) -> None:
         """Reconcile with Stripe once per interval, by whichever worker gets there first."""

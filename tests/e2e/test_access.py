@@ -123,6 +123,7 @@ def _bad_tokens(kassa: Kassa) -> dict[str, str]:
     return {
         "alg-none": jwt.encode(_claims(kassa), "", algorithm="none"),
         "expired": jwt.encode(_claims(kassa, exp=now - 60), secret, algorithm="HS256"),
+        "not-yet-valid": jwt.encode(_claims(kassa, nbf=now + 3600), secret, algorithm="HS256"),
         "no-exp": jwt.encode(_claims(kassa, exp=None), secret, algorithm="HS256"),
         "wrong-aud": jwt.encode(_claims(kassa, aud="someone-else"), secret, algorithm="HS256"),
         "wrong-iss": jwt.encode(_claims(kassa, iss="https://evil"), secret, algorithm="HS256"),
@@ -138,6 +139,7 @@ def _bad_tokens(kassa: Kassa) -> dict[str, str]:
     [
         "alg-none",
         "expired",
+        "not-yet-valid",
         "no-exp",
         "wrong-aud",
         "wrong-iss",

@@ -180,21 +180,21 @@ async def test_a_normal_query_passes_the_guards(kassa: Kassa) -> None:
     assert body["data"]["organization"]["wallet"]["balance"] == {"amount": "0.00"}
 
 
-def test_introspection_is_off_in_production_and_on_in_development() -> None:
+async def test_introspection_is_off_in_production_and_on_in_development() -> None:
     introspection = get_introspection_query()
 
-    production = build_schema(Limits(), production=True).execute_sync(introspection)
-    development = build_schema(Limits()).execute_sync(introspection)
+    production = await build_schema(Limits(), production=True).execute(introspection)
+    development = await build_schema(Limits()).execute(introspection)
 
     assert production.errors and "introspection" in production.errors[0].message.lower()
     assert development.errors is None
 
 
-def test_field_suggestions_are_off_in_production() -> None:
+async def test_field_suggestions_are_off_in_production() -> None:
     typo = "{ viewr { userId } }"
 
-    production = build_schema(Limits(), production=True).execute_sync(typo)
-    development = build_schema(Limits()).execute_sync(typo)
+    production = await build_schema(Limits(), production=True).execute(typo)
+    development = await build_schema(Limits()).execute(typo)
 
     assert production.errors and "Did you mean" not in production.errors[0].message
     assert development.errors and "Did you mean" in development.errors[0].message

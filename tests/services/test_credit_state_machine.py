@@ -34,7 +34,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from kassa.models import CreditLot, Organization, Payment, PaymentPurpose, StripeEventStatus
 from kassa.services import clock, credit_lots, credits, stripe_events
@@ -197,12 +197,16 @@ class CreditMachine(RuleBasedStateMachine):
     @invariant()
     def lots_agree_with_the_ledger(self) -> None:
         async def work() -> None:
-            lots = await CreditLot.filter(organization=self.org)
-            organization = await Organization.get(id=self.org.id)
-            rows = await connections.get("default").execute_query_dict(
-                "SELECT balance FROM ledger_accounts WHERE key = $1",
-                [credit_lots.credits_account(self.org.id).key],
-            )
+            # Under the credit lock: kassa's worker may be expiring lots meanwhile, and the
+            # three reads must see the same moment.
+            async with in_transaction() as conn:
+                await credit_lots.lock_credits(conn, self.org.id)
+                lots = await CreditLot.filter(organization=self.org).using_db(conn)
+                organization = await Organization.filter(id=self.org.id).using_db(conn).get()
+                rows = await conn.execute_query_dict(
+                    "SELECT balance FROM ledger_accounts WHERE key = $1",
+                    [credit_lots.credits_account(self.org.id).key],
+                )
             ledger_balance = int(rows[0]["balance"]) if rows else 0
             assert ledger_balance == sum(lot.remaining for lot in lots) - organization.credit_debt
             now = clock.now()
