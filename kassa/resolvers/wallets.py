@@ -5,6 +5,7 @@ from kassa.money import MoneyError
 from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
+from kassa.schema.errors import UserError
 from kassa.services import wallets
 from kassa.services.errors import DomainError, ErrorCode
 
@@ -29,3 +30,13 @@ async def transactions(
     except DomainError as exc:
         raise query_error(exc) from exc
     return connection(page, gql.WalletTransaction.of)
+
+
+async def debit_wallet(
+    info: gql.Info, request: wallets.DebitRequest
+) -> gql.WalletDebited | UserError:
+    try:
+        entry = await wallets.debit(info.context.require_caller(), request)
+    except DomainError as exc:
+        return UserError.of(exc)
+    return gql.WalletDebited(transaction=gql.WalletTransaction.of(entry))

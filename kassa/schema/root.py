@@ -17,6 +17,7 @@ from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import refunds as refund_resolvers
 from kassa.resolvers import stripe_events as stripe_event_resolvers
+from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.errors import UserError
 from kassa.schema.scalars import DecimalText
 from kassa.schema.types import (
@@ -40,12 +41,14 @@ from kassa.schema.types import (
     StripeEvent,
     StripeEventReplayed,
     Viewer,
+    WalletDebited,
 )
 from kassa.services.checkout import CheckoutRequest
 from kassa.services.credits import ConsumeCredits
 from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
 from kassa.services.refunds import RefundRequest
+from kassa.services.wallets import DebitRequest
 
 PaymentIntentResult = Annotated[
     PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
@@ -191,6 +194,29 @@ class BuyCreditsInput:
     idempotency_key: str | None = None
 
 
+WalletResult = Annotated[WalletDebited | UserError, strawberry.union("WalletResult")]
+
+
+@strawberry.input
+class DebitWalletInput:
+    organization_id: strawberry.ID
+    amount: DecimalText
+    currency: str
+    reason: str = strawberry.field(description="what the money paid for, shown in the history")
+    idempotency_key: str = strawberry.field(
+        description="the same key returns the first result; a different request under it fails"
+    )
+
+    def to_request(self) -> DebitRequest:
+        return DebitRequest(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            amount=self.amount,
+            currency=self.currency,
+            reason=self.reason,
+            idempotency_key=self.idempotency_key,
+        )
+
+
 CreditsResult = Annotated[CreditsConsumed | UserError, strawberry.union("CreditsResult")]
 
 
@@ -314,6 +340,12 @@ class Mutation:
     )
     async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> CreditsResult:
         return await credit_resolvers.consume_credits(info, input.to_request())
+
+    @strawberry.mutation(
+        description="Take money out of the wallet (never below zero); members and API keys"
+    )
+    async def debit_wallet(self, info: Info, input: DebitWalletInput) -> WalletResult:
+        return await wallet_resolvers.debit_wallet(info, input.to_request())
 
     @strawberry.mutation(description="Confirm a payment on the server with a saved or given card")
     async def confirm_payment(self, info: Info, input: ConfirmPaymentInput) -> PaymentResult:

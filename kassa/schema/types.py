@@ -174,6 +174,13 @@ class Wallet:
 
 
 @strawberry.type
+class WalletDebited:
+    transaction: WalletTransaction = strawberry.field(
+        description="the DEBIT row (the first one again when the idempotency key repeats)"
+    )
+
+
+@strawberry.type
 class Organization(Node):
     name: str
     model: strawberry.Private[models.Organization]

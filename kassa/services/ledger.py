@@ -51,6 +51,11 @@ def sales_account(organization_id: uuid.UUID, currency: str) -> AccountRef:
     )
 
 
+def wallet_spend_account(currency: str) -> AccountRef:
+    """Where debited wallet money goes: what host apps sold from wallets, per currency."""
+    return AccountRef(f"{AccountKind.WALLET_SPEND}:{currency}", AccountKind.WALLET_SPEND, currency)
+
+
 def stripe_clearing_account(currency: str) -> AccountRef:
     return AccountRef(
         f"{AccountKind.STRIPE_CLEARING}:{currency}", AccountKind.STRIPE_CLEARING, currency

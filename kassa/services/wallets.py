@@ -1,15 +1,30 @@
-"""Reading an organization's wallet: balance and the ledger rows that moved it."""
+"""An organization's wallet: its balance, the ledger rows that moved it, and debits by
+host apps (never below zero, once per idempotency key)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.transactions import in_transaction
+
 from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
 from kassa.money import Money, normalize_currency
-from kassa.services.ledger import history, wallet_account
+from kassa.services import organizations
+from kassa.services.errors import DomainError, ErrorCode, check_same_request
+from kassa.services.identity import Caller
+from kassa.services.ledger import (
+    Transfer,
+    account_id,
+    history,
+    post_transfer,
+    wallet_account,
+    wallet_spend_account,
+)
 from kassa.services.pagination import Page
+from kassa.services.payments import charge_amount, check_idempotency_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +67,57 @@ def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
         payment_id=row.payment_id,  # type: ignore[attr-defined]
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DebitRequest:
+    organization_id: uuid.UUID | None
+    amount: str
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
+    """Take money out of the wallet for something the host app sold from it."""
+    organization = await organizations.require_visible(caller, request.organization_id)
+    money = charge_amount(request.amount, request.currency)
+    if not 0 < len(request.reason) <= 500 or not request.reason.isprintable():
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "reason is 1 to 500 printable characters", "reason"
+        )
+    check_idempotency_key(request.idempotency_key)
+    wallet = wallet_account(organization.id, money.currency)
+    digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()
+    key = f"{wallet.key}:debit:{digest}"
+    fingerprint = f"{money.minor}|{request.reason}"
+    async with in_transaction() as conn:
+        # The wallet's row, locked before reading its balance: debits take turns.
+        wallet_id = await account_id(conn, wallet)
+        rows = await conn.execute_query_dict(
+            "SELECT balance FROM ledger_accounts WHERE id = $1 FOR NO KEY UPDATE", [wallet_id]
+        )
+        earlier = await LedgerTransfer.filter(idempotency_key=key).using_db(conn).first()
+        if earlier is not None:
+            check_same_request(f"{earlier.amount}|{earlier.reason}", fingerprint, "debit")
+            return _entry(earlier, wallet_id, money.currency)
+        held = Money.of_minor(int(rows[0]["balance"]), money.currency)
+        if held.minor < money.minor:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_BALANCE,
+                f"the wallet holds {held.format()} {money.currency.upper()}",
+                "amount",
+            )
+        posted = await post_transfer(
+            conn,
+            Transfer(
+                debit=wallet,
+                credit=wallet_spend_account(money.currency),
+                amount=money.minor,
+                kind=TransferKind.DEBIT,
+                idempotency_key=key,
+                reason=request.reason,
+            ),
+        )
+        transfer = await LedgerTransfer.filter(id=posted.transfer_id).using_db(conn).get()
+    return _entry(transfer, wallet_id, money.currency)
