@@ -98,6 +98,11 @@ def attacks() -> list[Attack]:
         ),
         Attack("   fragments spreading each other", _query(cycle), _rejected),
         Attack("22 3,000 aliases (fits the body cap)", _query(aliases), _rejected),
+        Attack(
+            '   unterminated string of 10,000 \\" pairs',
+            _query('{ viewer(s: "' + '\\"' * 10_000),
+            _rejected,
+        ),
         Attack("22 10,000 aliases (over the body cap)", _query(many_aliases), _status(413)),
         Attack(
             "23 batch of 500 operations",

@@ -1,7 +1,7 @@
 """tortoise models. They import nothing of kassa's but each other and `kassa.money`."""
 
 from kassa.models.api_key import ApiKey, RateLimitWindow
-from kassa.models.credits import CreditLot, CreditPackage
+from kassa.models.credits import CreditClawbackPart, CreditLot, CreditPackage
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from kassa.models.order import Order, OrderStatus
 from kassa.models.organization import Organization
@@ -15,6 +15,7 @@ from kassa.models.stripe_event import StripeEvent, StripeEventStatus
 __all__ = [
     "AccountKind",
     "ApiKey",
+    "CreditClawbackPart",
     "CreditLot",
     "CreditPackage",
     "LedgerAccount",

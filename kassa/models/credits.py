@@ -8,6 +8,7 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from kassa.models.organization import Organization
     from kassa.models.payment import Payment
+    from kassa.models.refund import Refund
 
 
 class CreditPackage(Model):
@@ -49,3 +50,20 @@ class CreditLot(Model):
     class Meta:
         table = "credit_lots"
         indexes = (("organization_id", "expires_at"),)
+
+
+class CreditClawbackPart(Model):
+    """What one refund's clawback took from one lot, or booked as debt (no lot), so that
+    a refund Stripe reverses gives back exactly that."""
+
+    id = fields.BigIntField(primary_key=True)
+    refund: fields.ForeignKeyRelation[Refund] = fields.ForeignKeyField(
+        "kassa.Refund", related_name="clawback_parts", on_delete=fields.RESTRICT
+    )
+    lot: fields.ForeignKeyNullableRelation[CreditLot] = fields.ForeignKeyField(
+        "kassa.CreditLot", related_name="clawback_parts", null=True, on_delete=fields.RESTRICT
+    )
+    credits = fields.BigIntField()
+
+    class Meta:
+        table = "credit_clawback_parts"

@@ -14,8 +14,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from kassa.schema.admission import Admission
 from kassa.schema.guards import Limits, QueryGuard
-from kassa.schema.rate_limit import MutationRateLimit
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 
@@ -33,7 +33,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: QueryGuard(limits or Limits()),
         ValidationCache,
-        MutationRateLimit,
+        Admission,
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
     ]
     if production:

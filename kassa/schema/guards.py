@@ -34,12 +34,15 @@ REJECTED = "QUERY_REJECTED"
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    # Documents also arrive where no body cap applies (websocket messages, GET).
+    max_characters: int = 64 * 1024
     max_tokens: int = 1000
     max_depth: int = 20
     max_fields: int = 500
     max_aliases: int = 30
     max_variable_values: int = 200
     max_variable_depth: int = 8
+    max_variable_characters: int = 64 * 1024
 
 
 class Rejected(GraphQLError):
@@ -109,17 +112,26 @@ class _Measure:
 # GraphQL's lexemes, roughly: block strings, strings, comments, spreads, names, numbers,
 # punctuators. Counting them with one C-level regex is ~10x cheaper than graphql-core's
 # parser reaching its own token limit (about 5 ms per 1,000 tokens).
+# An unterminated string is one lexeme up to the end of its line (or of the document for a
+# block string): were a string required to close, every `"` of `"\"\"\"…` would start a
+# match that scans to the end of the line and fails, quadratic in the line's length.
 _LEXEME = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n\r]*|\.\.\.'
+    r'"""(?:[^"\\]|\\.|"(?!""))*(?:(?P<closed_block>""")|\Z)'
+    r'|"(?:[^"\\\n]|\\.)*(?P<closed>")?|#[^\n\r]*|\.\.\.'
     r"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9][0-9A-Za-z.+-]*|[!$&()\[\]{}:=@|]"
 )
 
 
 def _count_tokens(query: str, limit: int) -> None:
+    """Rejected beyond `limit` lexemes; linear in the query's length."""
     tokens = 0
     for lexeme in _LEXEME.finditer(query):
-        if lexeme.group().startswith("#"):
+        text = lexeme.group()
+        if text.startswith("#"):
             continue
+        if text.startswith('"') and not (lexeme["closed"] or lexeme["closed_block"]):
+            # Refused here: graphql-core would read it character by character first.
+            raise Rejected("the query has an unterminated string")
         tokens += 1
         if tokens > limit:
             raise Rejected(f"the query has more than {limit} tokens")
@@ -128,6 +140,8 @@ def _count_tokens(query: str, limit: int) -> None:
 @lru_cache(maxsize=VERDICTS_CACHED)
 def _verdict(query: str, limits: Limits) -> DocumentNode | Rejected:
     try:
+        if len(query) > limits.max_characters:
+            raise Rejected(f"the query is longer than {limits.max_characters} characters")
         _count_tokens(query, limits.max_tokens)
         document = parse(query, no_location=False, max_tokens=limits.max_tokens)
         aliases = sum(1 for node in _fields(document) if node.alias is not None)
@@ -171,11 +185,14 @@ def guarded_document(query: str, limits: Limits) -> DocumentNode:
 
 def check_variables(variables: Mapping[str, object] | None, limits: Limits) -> None:
     """Variables are JSON the client chose: bounded in values and nesting."""
-    values = 0
+    values = characters = 0
     pending: list[tuple[object, int]] = [(variables or {}, 0)]
     while pending:
         value, depth = pending.pop()
         values += 1
+        characters += len(value) if isinstance(value, str) else 0
+        if characters > limits.max_variable_characters:
+            raise Rejected(f"variables hold more than {limits.max_variable_characters} characters")
         if depth > limits.max_variable_depth:
             raise Rejected(f"variables are nested deeper than {limits.max_variable_depth} levels")
         if values > limits.max_variable_values:

@@ -81,3 +81,14 @@ async def caller_for(secret: str) -> Caller:
         org_external_id=organization.external_id,
         org_role=OrgRole(key.role),
     )
+
+
+async def still_valid(caller: Caller) -> bool:
+    """False for the caller of an API key revoked since it was checked; True otherwise."""
+    if not caller.user_id.startswith("apikey:"):
+        return True
+    try:
+        key_id = uuid.UUID(caller.user_id.removeprefix("apikey:"))
+    except ValueError:
+        return False
+    return await ApiKey.filter(id=key_id, revoked_at__isnull=True).exists()

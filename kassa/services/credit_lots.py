@@ -10,7 +10,8 @@ Clawback policy (README): refunding a credit purchase takes back ceil(credits * 
 paid) credits of its lot, cumulative over partial refunds. Credits of that lot that already
 expired count towards it (they can no longer be spent). The rest comes from the lot's
 remaining credits, then from the organization's other lots, soonest-expiring first; what
-is still missing becomes the credit debt, which the next purchase pays off first.
+is still missing becomes the credit debt, which the next purchase pays off first. Each
+part taken is recorded, so a refund Stripe reverses gives back exactly those parts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from kassa.models import AccountKind, CreditLot, LedgerTransfer, Payment, TransferKind
+from kassa.models import (
+    AccountKind,
+    CreditClawbackPart,
+    CreditLot,
+    LedgerTransfer,
+    Payment,
+    TransferKind,
+)
 from kassa.services import clock, ledger
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 
@@ -160,8 +168,9 @@ async def _spendable_lots(
 
 async def _take(
     conn: BaseDBAsyncClient, lots: list[CreditLot], credits: int, *, spent: bool
-) -> int:
-    """Take up to `credits` from `lots` in order; how many could not be taken."""
+) -> dict[uuid.UUID, int]:
+    """Take up to `credits` from `lots` in order; what was taken from which lot."""
+    parts: dict[uuid.UUID, int] = {}
     for lot in lots:
         if credits == 0:
             break
@@ -178,8 +187,9 @@ async def _take(
         if not rows:
             raise RuntimeError(f"credit lot {lot.id} changed under the credit lock")
         lot.remaining = int(rows[0]["remaining"])
+        parts[lot.id] = taken
         credits -= taken
-    return credits
+    return parts
 
 
 async def expire_organization(
@@ -268,7 +278,7 @@ async def claw_back(
     owed = clawback_owed(lot, payment.amount_refunded, payment.amount)
     if owed == 0:
         return
-    await _take_back(conn, lot, owed, now)
+    await _take_back(conn, lot, owed, refund_id, now)
     lot.clawback_taken += owed
     await lot.save(using_db=conn, update_fields=["clawback_taken"])
     await ledger.post_transfer(
@@ -287,28 +297,30 @@ async def claw_back(
 async def give_back(
     conn: BaseDBAsyncClient, payment: Payment, refund_id: uuid.UUID, now: datetime
 ) -> None:
-    """Stripe reversed a refund: return exactly what that refund clawed back, cancelling
-    credit debt first, the rest into the lot."""
+    """Stripe reversed a refund: return what its clawback took, to the lots it came from
+    (an expired one expires them again) and by cancelling the debt it booked."""
     lot = await _lot_of(conn, payment, now)
-    taken = (
-        await LedgerTransfer.filter(idempotency_key=_clawback_key(refund_id)).using_db(conn).first()
-    )
-    if lot is None or taken is None:
+    parts = await CreditClawbackPart.filter(refund_id=refund_id).using_db(conn)
+    if lot is None or not parts:
         return
     organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
-    debt = await lock_credits(conn, organization_id)
-    cancelled = min(debt, taken.amount)
-    if cancelled:
-        await _set_debt(conn, organization_id, debt - cancelled)
-    lot.remaining += taken.amount - cancelled
-    lot.clawback_taken -= taken.amount
-    await lot.save(using_db=conn, update_fields=["remaining", "clawback_taken"])
+    for part in parts:
+        if part.lot_id is not None:  # type: ignore[attr-defined]
+            await _return_to_lot(conn, part.lot_id, part.credits)  # type: ignore[attr-defined]
+        else:
+            await _cancel_debt(conn, organization_id, part.credits, lot)
+    returned = sum(int(part.credits) for part in parts)
+    await (
+        CreditLot.filter(id=lot.id)
+        .using_db(conn)
+        .update(clawback_taken=lot.clawback_taken - returned)
+    )
     await ledger.post_transfer(
         conn,
         ledger.Transfer(
             debit=CREDITS_CLAWED_BACK,
             credit=credits_account(organization_id),
-            amount=taken.amount,
+            amount=returned,
             kind=TransferKind.CLAWBACK,
             idempotency_key=_clawback_key(refund_id) + ":reversed",
             payment_id=payment.id,
@@ -316,17 +328,62 @@ async def give_back(
     )
 
 
+async def _return_to_lot(conn: BaseDBAsyncClient, lot_id: uuid.UUID, credits: int) -> None:
+    await conn.execute_query(
+        "UPDATE credit_lots SET remaining = remaining + $2 WHERE id = $1", [lot_id, credits]
+    )
+
+
+async def _cancel_debt(
+    conn: BaseDBAsyncClient, organization_id: uuid.UUID, credits: int, refunded: CreditLot
+) -> None:
+    """Cancel debt the clawback booked; what a later purchase already paid of it goes back
+    to that purchase's lot (the refunded lot when there is none)."""
+    debt = await lock_credits(conn, organization_id)
+    cancelled = min(debt, credits)
+    if cancelled:
+        await _set_debt(conn, organization_id, debt - cancelled)
+    repaid = credits - cancelled
+    if repaid == 0:
+        return
+    payer = (
+        await CreditLot.filter(organization_id=organization_id, debt_paid__gt=0)
+        .using_db(conn)
+        .order_by("-created_at")
+        .first()
+    )
+    target = payer or refunded
+    await conn.execute_query(
+        "UPDATE credit_lots SET remaining = remaining + $2, "
+        "debt_paid = greatest(debt_paid - $2, 0) WHERE id = $1",
+        [target.id, repaid],
+    )
+
+
 def _clawback_key(refund_id: uuid.UUID) -> str:
     return f"refund:{refund_id}:clawback"
 
 
-async def _take_back(conn: BaseDBAsyncClient, lot: CreditLot, credits: int, now: datetime) -> None:
-    """From the lot, then the other lots soonest-expiring first; the rest becomes debt."""
+async def _take_back(
+    conn: BaseDBAsyncClient, lot: CreditLot, credits: int, refund_id: uuid.UUID, now: datetime
+) -> None:
+    """From the lot, then the other lots soonest-expiring first; the rest becomes debt.
+    Each part is recorded for the refund, should Stripe reverse it."""
     organization_id: uuid.UUID = lot.organization_id  # type: ignore[attr-defined]
     spendable = await _spendable_lots(conn, organization_id, now)
-    missing = await _take(
-        conn, [lot, *(other for other in spendable if other.id != lot.id)], credits, spent=False
-    )
+    others = [other for other in spendable if other.id != lot.id]
+    parts = await _take(conn, [lot, *others], credits, spent=False)
+    missing = credits - sum(parts.values())
     if missing:
         debt = await lock_credits(conn, organization_id)
         await _set_debt(conn, organization_id, debt + missing)
+    await CreditClawbackPart.bulk_create(
+        [
+            *(
+                CreditClawbackPart(refund_id=refund_id, lot_id=lot_id, credits=taken)
+                for lot_id, taken in parts.items()
+            ),
+            *([CreditClawbackPart(refund_id=refund_id, credits=missing)] if missing else []),
+        ],
+        using_db=conn,
+    )

@@ -25,8 +25,8 @@ class Allowance:
 
 
 class RateLimiter(Protocol):
-    async def hit(self, allowances: Sequence[Allowance]) -> int | None:
-        """Count one request against each allowance; seconds to wait when one is spent."""
+    async def hit(self, allowances: Sequence[Allowance], count: int = 1) -> int | None:
+        """Count `count` requests against each allowance; seconds to wait when one is spent."""
 
 
 def _window(now: datetime) -> datetime:
@@ -42,27 +42,27 @@ class MemoryRateLimiter:
         self.window = _window(datetime.now(UTC))
         self.hits: dict[str, int] = {}
 
-    async def hit(self, allowances: Sequence[Allowance]) -> int | None:
+    async def hit(self, allowances: Sequence[Allowance], count: int = 1) -> int | None:
         now = datetime.now(UTC)
         if _window(now) != self.window:
             self.window, self.hits = _window(now), {}
         spent = False
         for allowance in allowances:
-            self.hits[allowance.key] = self.hits.get(allowance.key, 0) + 1
+            self.hits[allowance.key] = self.hits.get(allowance.key, 0) + count
             spent |= self.hits[allowance.key] > allowance.per_minute
         return _retry_after(self.window, now) if spent else None
 
 
 class PostgresRateLimiter:
-    async def hit(self, allowances: Sequence[Allowance]) -> int | None:
+    async def hit(self, allowances: Sequence[Allowance], count: int = 1) -> int | None:
         now = datetime.now(UTC)
         window = _window(now)
         rows = await connections.get("default").execute_query_dict(
             "INSERT INTO rate_limit_windows (key, window_start, hits) "
-            "SELECT key, $2, 1 FROM unnest($1::text[]) AS key "
+            "SELECT key, $2, $3 FROM unnest($1::text[]) AS key "
             "ON CONFLICT (key, window_start) DO UPDATE "
-            "SET hits = rate_limit_windows.hits + 1 RETURNING key, hits",
-            [[allowance.key for allowance in allowances], window],
+            "SET hits = rate_limit_windows.hits + $3 RETURNING key, hits",
+            [[allowance.key for allowance in allowances], window, count],
         )
         hits = {row["key"]: int(row["hits"]) for row in rows}
         spent = any(hits.get(a.key, 0) > a.per_minute for a in allowances)

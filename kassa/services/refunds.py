@@ -17,7 +17,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from kassa.models import (
-    LedgerAccount,
     Order,
     OrderStatus,
     Payment,
@@ -28,7 +27,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError
-from kassa.services import clock, credit_lots, ledger, organizations, payments
+from kassa.services import clock, credit_lots, ledger, organizations, payments, wallets
 from kassa.services.errors import DomainError, ErrorCode, check_same_request, not_found
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -165,9 +164,9 @@ def _amount(text: str, currency: str) -> int:
 
 
 async def _require_wallet_covers(conn: BaseDBAsyncClient, payment: Payment, amount: int) -> None:
-    key = ledger.wallet_account(payment.organization_id, payment.currency).key  # type: ignore[attr-defined]
-    wallet = await LedgerAccount.filter(key=key).using_db(conn).first()
-    if wallet is None or wallet.balance < amount:
+    organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
+    _, available = await wallets.spendable(conn, organization_id, payment.currency)
+    if available < amount:
         raise DomainError(
             ErrorCode.INSUFFICIENT_BALANCE,
             "the wallet no longer holds this much; a platform admin may allow a negative balance",

@@ -8,9 +8,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from kassa.models import LedgerAccount, LedgerTransfer, Organization, TransferKind
+from kassa.models import (
+    LedgerAccount,
+    LedgerTransfer,
+    Organization,
+    PaymentPurpose,
+    RefundStatus,
+    TransferKind,
+)
 from kassa.money import Money, normalize_currency
 from kassa.services import organizations
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
@@ -78,6 +86,30 @@ class DebitRequest:
     idempotency_key: str
 
 
+async def spendable(
+    conn: BaseDBAsyncClient, organization_id: uuid.UUID, currency: str
+) -> tuple[int, int]:
+    """Lock the wallet's row (debits and top-up refunds take turns on it); its id and what
+    it can still give: the balance less top-up refunds on their way through Stripe."""
+    wallet_id = await account_id(conn, wallet_account(organization_id, currency))
+    rows = await conn.execute_query_dict(
+        "SELECT balance FROM ledger_accounts WHERE id = $1 FOR NO KEY UPDATE", [wallet_id]
+    )
+    pending = await conn.execute_query_dict(
+        "SELECT coalesce(sum(r.amount), 0) AS held FROM refunds r "
+        "JOIN payments p ON p.id = r.payment_id "
+        "WHERE p.organization_id = $1 AND p.purpose = $2 AND p.currency = $3 "
+        "AND r.status = ANY($4::text[])",
+        [
+            organization_id,
+            PaymentPurpose.WALLET_TOP_UP.value,
+            currency,
+            [RefundStatus.PENDING.value, RefundStatus.REQUIRES_ACTION.value],
+        ],
+    )
+    return wallet_id, int(rows[0]["balance"]) - int(pending[0]["held"])
+
+
 async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
     """Take money out of the wallet for something the host app sold from it."""
     organization = await organizations.require_visible(caller, request.organization_id)
@@ -92,20 +124,16 @@ async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
     key = f"{wallet.key}:debit:{digest}"
     fingerprint = f"{money.minor}|{request.reason}"
     async with in_transaction() as conn:
-        # The wallet's row, locked before reading its balance: debits take turns.
-        wallet_id = await account_id(conn, wallet)
-        rows = await conn.execute_query_dict(
-            "SELECT balance FROM ledger_accounts WHERE id = $1 FOR NO KEY UPDATE", [wallet_id]
-        )
+        wallet_id, available = await spendable(conn, organization.id, money.currency)
         earlier = await LedgerTransfer.filter(idempotency_key=key).using_db(conn).first()
         if earlier is not None:
             check_same_request(f"{earlier.amount}|{earlier.reason}", fingerprint, "debit")
             return _entry(earlier, wallet_id, money.currency)
-        held = Money.of_minor(int(rows[0]["balance"]), money.currency)
-        if held.minor < money.minor:
+        if available < money.minor:
+            left = Money.of_minor(max(available, 0), money.currency).format()
             raise DomainError(
                 ErrorCode.INSUFFICIENT_BALANCE,
-                f"the wallet holds {held.format()} {money.currency.upper()}",
+                f"the wallet can spend {left} {money.currency.upper()}",
                 "amount",
             )
         posted = await post_transfer(

@@ -16,7 +16,7 @@ from tortoise import Tortoise
 
 from kassa.config import ConfigurationError, Settings
 from kassa.db import tortoise_config
-from kassa.models import StripeEvent, StripeEventStatus
+from kassa.models import Organization, StripeEvent, StripeEventStatus
 from kassa.services import api_keys, jobs, reconciliation, stripe_events
 from kassa.services.identity import OrgRole
 from kassa.services.runtime import Runtime
@@ -71,12 +71,15 @@ async def manage_api_keys(url: str, args: argparse.Namespace) -> int:
     await Tortoise.init(config=tortoise_config(url))
     try:
         if args.action == "create":
+            known = await Organization.exists(external_id=args.org)
             try:
                 made = await api_keys.create(args.org, args.name, OrgRole(args.role))
             except ValueError as exc:
                 raise ConfigurationError(str(exc)) from exc
             print(f"id:  {made.key.id}\nkey: {made.secret}")
             print("Keep the key now: kassa stores only its hash and cannot show it again.")
+            if not known:
+                print(f"note: kassa had not seen organization {args.org!r}; it now exists")
         elif args.action == "list":
             for key in await api_keys.of_organization(args.org):
                 state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"

@@ -56,7 +56,11 @@ async def test_only_the_hash_is_kept_and_a_revoked_key_is_401(kassa: Kassa) -> N
     assert made.secret not in str(await ApiKey.filter(id=made.key.id).values())
     assert made.secret.startswith(stored.prefix)
 
+    caller = await api_keys.caller_for(made.secret)
+    assert await api_keys.still_valid(caller)
     assert await api_keys.revoke(made.key.id)
+    # what an open websocket checks before each operation
+    assert not await api_keys.still_valid(caller)
     response = await kassa.http.post(
         "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {made.secret}"}
     )

@@ -449,3 +449,36 @@ async def test_start_checkout_for_credits_refuses_unclear_requests(
     result = body["data"]["startCheckout"]
     assert (result["code"], result["field"]) == (code, field)
     assert await Payment.filter(organization__external_id=member.external_id).count() == 0
+
+
+async def test_a_reversed_refund_gives_back_to_the_lots_it_took_from(kassa: Kassa) -> None:
+    # given: the first purchase spent, a second one bought, the first refunded in Stripe's
+    # dashboard: its clawback takes the second lot's credits
+    member = await kassa.member()
+    first = await _paid_package(kassa, member, "trial")
+    await _consume(kassa, member, 500, "all-of-it")
+    await _paid_package(kassa, member, "standard")
+    payment = await Payment.get(id=first.removeprefix("pay_"))
+    refund = refund_object(
+        intent_id=payment.stripe_payment_intent_id or "",
+        charge_id=payment.stripe_charge_id,
+        amount=payment.amount,
+        currency="cny",
+        status="succeeded",
+    )
+    assert (await kassa.deliver_and_wait(stripe_event("refund.created", refund))).status == (
+        "PROCESSED"
+    )
+    taken = await _account(kassa, member)
+    assert [lot["remaining"] for lot in taken["lots"]] == [0, 600]
+
+    # when: Stripe reports the refund failed after all
+    failed = {**refund, "status": "failed"}
+    event = stripe_event("refund.updated", failed, int(time.time()) + 5)
+    assert (await kassa.deliver_and_wait(event)).status == "PROCESSED"
+
+    # then: the 500 credits are back where they were taken from, not in the spent lot
+    account = await _account(kassa, member)
+    assert [lot["remaining"] for lot in account["lots"]] == [0, 1100]
+    assert account["balance"] == 1100
+    await assert_ledger_consistent()

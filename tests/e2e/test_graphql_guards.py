@@ -14,7 +14,7 @@ from graphql import get_introspection_query
 from kassa.config import Settings
 from kassa.models import Payment
 from kassa.schema import build_schema
-from kassa.schema.guards import Limits
+from kassa.schema.guards import Limits, Rejected, _verdict, check_variables
 from tests.support import JSON, Kassa
 
 
@@ -207,3 +207,20 @@ def test_graphiql_is_off_in_production_unless_asked_for() -> None:
 
     assert (production.graphiql_enabled, asked.graphiql_enabled) == (False, True)
     assert development.graphiql_enabled
+
+
+async def test_an_unterminated_string_is_refused_in_linear_time(kassa: Kassa) -> None:
+    # Each `"` would otherwise start a scan to the end of the line: quadratic.
+    query = '{ viewer(s: "' + '\\"' * 10_000 + " }"
+
+    assert _rejection(await _post(kassa, query)) == "the query has an unterminated string"
+
+
+def test_documents_and_variables_are_bounded_where_no_body_cap_applies() -> None:
+    # Websocket messages and GET query strings do not pass the body cap.
+    verdict = _verdict("{ viewer { userId } }" + " " * 70_000, Limits())
+
+    assert isinstance(verdict, Rejected)
+    assert verdict.message == "the query is longer than 65536 characters"
+    with pytest.raises(Rejected, match="more than 65536 characters"):
+        check_variables({"note": "x" * 70_000}, Limits())

@@ -119,3 +119,44 @@ async def test_the_postgres_allowance_is_shared_by_every_process(
 
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
     assert await _orders(member) == 3
+
+
+async def test_aliases_do_not_multiply_the_allowance(
+    kassa: Kassa, settings: Settings, database_url: str
+) -> None:
+    member = await kassa.member()
+    await _fresh_window()
+    order = (
+        '{alias}: createOrder(input: {{organizationId: "{org}", amount: "1.00", '
+        'currency: "eur", reference: "{alias}"}}) {{ __typename }}'
+    )
+    document = (
+        "mutation { "
+        + " ".join(order.format(alias=f"o{n}", org=member.organization_id) for n in range(4))
+        + " }"
+    )
+    async with _app(settings, database_url, rate_limit_per_caller=3) as client:
+        answer = await client.post(
+            "/graphql",
+            json={"query": document},
+            headers={"Authorization": f"Bearer {member.token}"},
+        )
+
+    assert answer.status_code == 429
+    assert await _orders(member) == 0
+
+
+async def test_a_long_token_subject_is_counted_not_a_crash(
+    kassa: Kassa, settings: Settings, database_url: str
+) -> None:
+    member = await kassa.member()
+    long_subject = Member(
+        kassa.token(member.external_id, sub="s" * 255), member.organization_id, member.external_id
+    )
+    await _fresh_window()
+    limits = {"rate_limit_per_caller": 5, "rate_limit_backend": "postgres"}
+    async with _app(settings, database_url, **limits) as client:
+        answer = await _create_order(client, long_subject)
+
+    assert answer.status_code == 200
+    assert "errors" not in answer.json(), answer.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kassa.models import Organization, Payment, Refund
 from kassa.services import api_keys
 from kassa.services.identity import OrgRole
 from tests.support import JSON, Kassa, Member, assert_ledger_consistent
@@ -100,3 +101,20 @@ async def test_an_api_key_debits_its_own_organization_only(kassa: Kassa) -> None
     assert mine["__typename"] == "WalletDebited"
     assert theirs["code"] == "NOT_FOUND"
     assert (await kassa.wallet(other))["balance"]["amount"] == "3.00"
+
+
+async def test_a_top_up_refund_on_its_way_holds_its_money(kassa: Kassa) -> None:
+    # given: 10.00 topped up, 8.00 of it being refunded (Stripe has not settled it yet)
+    member = await _funded(kassa, "10.00")
+    organization = await Organization.get(external_id=member.external_id)
+    payment = await Payment.get(organization=organization)
+    await Refund.create(payment=payment, amount=800, currency="usd", status="PENDING")
+
+    # when
+    refused = await _debit(kassa, member, "2.01", "during-refund")
+    allowed = await _debit(kassa, member, "2.00", "what-is-left")
+
+    # then
+    assert (refused["code"], refused["field"]) == ("INSUFFICIENT_BALANCE", "amount")
+    assert "can spend 2.00 USD" in refused["message"]
+    assert allowed["__typename"] == "WalletDebited"
