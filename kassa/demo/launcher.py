@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import asyncpg
+
 from kassa.config import Settings
-from kassa.db import apply_migrations, database_url, ensure_database
+from kassa.db import apply_migrations, asyncpg_dsn, database_url, ensure_database
 from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 from kassa.secrets import with_demo_webhook_secret
 from kassa.services.identity import OrgRole
@@ -23,7 +25,7 @@ def run_demo(settings: Settings, run_server: ServerRunner) -> int:
         if local_stripe is not None:
             settings = _use_local_stripe(settings, local_stripe)
         with database_url(settings.database_url, settings.data_dir) as url:
-            asyncio.run(_prepare_database(url))
+            asyncio.run(_prepare_database(url, fresh_stripe=local_stripe is not None))
             asyncio.run(run_server(settings, url, lambda: _print_banner(settings, local_stripe)))
     finally:
         if local_stripe is not None:
@@ -31,9 +33,24 @@ def run_demo(settings: Settings, run_server: ServerRunner) -> int:
     return 0
 
 
-async def _prepare_database(url: str) -> None:
+async def _prepare_database(url: str, *, fresh_stripe: bool) -> None:
     await ensure_database(url)
     await apply_migrations(url)
+    if fresh_stripe:
+        await _forget_local_stripe_objects(url)
+
+
+async def _forget_local_stripe_objects(url: str) -> None:
+    """The local Stripe server starts empty each run while the demo's database is kept:
+    Customers and saved cards from an earlier run no longer exist there, and a payment
+    naming them would fail. kassa makes them again on first need."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        async with connection.transaction():
+            await connection.execute("DELETE FROM saved_cards")
+            await connection.execute("UPDATE organizations SET stripe_customer_id = NULL")
+    finally:
+        await connection.close()
 
 
 def _use_local_stripe(settings: Settings, local_stripe: LocalStripe) -> Settings:
