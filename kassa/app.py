@@ -24,7 +24,7 @@ from kassa.http_security import SecurityHeaders, page_policy
 from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
-from kassa.schema.guards import Limits
+from kassa.schema.guards import Limits, load_persisted_queries
 from kassa.services import credits
 from kassa.services.runtime import Runtime
 from kassa.webhooks.stripe import stripe_webhook
@@ -118,7 +118,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         max_aliases=settings.graphql_max_aliases,
     )
     graphql = GraphQLApp(
-        build_schema(limits, production=settings.environment is Environment.PRODUCTION),
+        build_schema(
+            limits,
+            production=settings.environment is Environment.PRODUCTION,
+            persisted=(
+                load_persisted_queries(settings.persisted_queries_path)
+                if settings.persisted_queries_path
+                else None
+            ),
+        ),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
     )

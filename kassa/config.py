@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(20, alias="KASSA_GRAPHQL_MAX_DEPTH", gt=0)
     graphql_max_fields: int = Field(500, alias="KASSA_GRAPHQL_MAX_FIELDS", gt=0)
     graphql_max_aliases: int = Field(30, alias="KASSA_GRAPHQL_MAX_ALIASES", ge=0)
+    # A JSON file of the only documents the API runs (a list, or sha256 hex → document).
+    persisted_queries_path: Path | None = Field(None, alias="KASSA_PERSISTED_QUERIES")
 
     credit_packages_path: Path | None = Field(None, alias="KASSA_CREDIT_PACKAGES")
     credit_expiry_days: int = Field(182, alias="KASSA_CREDIT_EXPIRY_DAYS", gt=0)

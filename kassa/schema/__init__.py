@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import strawberry
 from graphql import GraphQLError
@@ -15,7 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from kassa.schema.admission import Admission
-from kassa.schema.guards import Limits, QueryGuard
+from kassa.schema.guards import Limits, PersistedQueries, QueryGuard
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 
@@ -27,7 +27,12 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def build_schema(limits: Limits | None = None, *, production: bool = False) -> strawberry.Schema:
+def build_schema(
+    limits: Limits | None = None,
+    *,
+    production: bool = False,
+    persisted: Mapping[str, str] | None = None,
+) -> strawberry.Schema:
     """The schema with kassa's guards; in production without introspection or field
     suggestions (a stranger learns nothing about the schema from kassa itself)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
@@ -38,6 +43,9 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     ]
     if production:
         extensions.append(DisableIntrospection)
+    if persisted is not None:
+        documents = persisted
+        extensions.insert(0, lambda: PersistedQueries(documents))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

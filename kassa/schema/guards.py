@@ -9,10 +9,13 @@ fragment once (memoized) however often it is spread. A verdict is cached per que
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from graphql import (
     DocumentNode,
@@ -27,6 +30,8 @@ from graphql import (
     parse,
 )
 from strawberry.extensions import SchemaExtension
+
+from kassa.config import ConfigurationError
 
 VERDICTS_CACHED = 256
 REJECTED = "QUERY_REJECTED"
@@ -216,3 +221,47 @@ class QueryGuard(SchemaExtension):
         check_variables(context.variables, self.limits)
         context.graphql_document = guarded_document(context.query or "", self.limits)
         yield
+
+
+class PersistedQueries(SchemaExtension):
+    """With an allow-list (`KASSA_PERSISTED_QUERIES`), only its documents run: sent whole,
+    or by hash in `extensions.persistedQuery.sha256Hash` (Apollo's convention)."""
+
+    def __init__(self, documents: Mapping[str, str]) -> None:
+        super().__init__()
+        self.documents = documents
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            if document_hash(context.query) not in self.documents:
+                raise Rejected("this server runs only its persisted queries")
+        else:
+            persisted = (context.operation_extensions or {}).get("persistedQuery")
+            digest = persisted.get("sha256Hash") if isinstance(persisted, Mapping) else None
+            query = self.documents.get(digest) if isinstance(digest, str) else None
+            if query is None:
+                raise Rejected("no persisted query has this sha256Hash")
+            context.query = query
+        yield
+
+
+def document_hash(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+def load_persisted_queries(path: Path) -> dict[str, str]:
+    """A JSON list of documents, or an object of sha256 hex → document (checked)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"KASSA_PERSISTED_QUERIES: cannot read {path}: {exc}") from exc
+    documents = loaded if isinstance(loaded, list) else list(loaded.values())
+    if not all(isinstance(document, str) for document in documents):
+        raise ConfigurationError(f"KASSA_PERSISTED_QUERIES: {path} holds non-string documents")
+    by_hash = {document_hash(document): document for document in documents}
+    if isinstance(loaded, dict) and set(loaded) != set(by_hash):
+        raise ConfigurationError(
+            f"KASSA_PERSISTED_QUERIES: in {path} a key is not the sha256 of its document"
+        )
+    return by_hash
