@@ -143,6 +143,7 @@ class WalletTransaction:
     balance_after: Money
     created_at: datetime
     entry: strawberry.Private[WalletEntry]
+    reason: str | None = strawberry.field(default=None, description="why a debit was made")
 
     @strawberry.field
     async def payment(self, info: Info) -> Payment | None:
@@ -157,6 +158,7 @@ class WalletTransaction:
             balance_after=Money.of(entry.balance_after),
             created_at=entry.created_at,
             entry=entry,
+            reason=entry.reason,
         )
 
 

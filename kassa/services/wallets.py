@@ -45,6 +45,7 @@ class WalletEntry:
     balance_after: Money
     payment_id: uuid.UUID | None
     created_at: datetime
+    reason: str | None = None
 
 
 async def balance(organization: Organization, currency: str) -> Money:
@@ -74,6 +75,7 @@ def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
         balance_after=Money.of_minor(after, currency),
         payment_id=row.payment_id,  # type: ignore[attr-defined]
         created_at=row.created_at,
+        reason=row.reason,
     )
 
 

@@ -14,7 +14,9 @@ DEBIT = """
 mutation Debit($input: DebitWalletInput!) {
   debitWallet(input: $input) {
     __typename
-    ... on WalletDebited { transaction { id kind amount { amount } balanceAfter { amount } } }
+    ... on WalletDebited {
+      transaction { id kind reason amount { amount } balanceAfter { amount } }
+    }
     ... on UserError { code message field }
   }
 }
@@ -54,6 +56,7 @@ async def test_a_debit_moves_money_once_per_key(kassa: Kassa) -> None:
     changed = await _debit(kassa, member, "7.51", "order-1")
 
     assert first["transaction"]["kind"] == "DEBIT"
+    assert first["transaction"]["reason"] == "ticket #4711"
     assert first["transaction"]["amount"] == {"amount": "-7.50"}
     assert first["transaction"]["balanceAfter"] == {"amount": "12.50"}
     assert again == first
