@@ -228,7 +228,14 @@ async def _run_server(settings: Settings, url: str, on_ready: Callable[[], None]
     from kassa.app import create_app
 
     app = create_app(settings, url)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # Websocket messages carry GraphQL documents too: the same cap as a request body.
+        ws_max_size=settings.graphql_max_body_bytes,
+    )
     await _Server(config, on_ready).serve()
 
 

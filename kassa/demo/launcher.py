@@ -25,7 +25,9 @@ def run_demo(settings: Settings, run_server: ServerRunner) -> int:
         if local_stripe is not None:
             settings = _use_local_stripe(settings, local_stripe)
         with database_url(settings.database_url, settings.data_dir) as url:
-            asyncio.run(_prepare_database(url, fresh_stripe=local_stripe is not None))
+            # Only kassa's own embedded database: never one named by DATABASE_URL.
+            embedded = not settings.database_url
+            asyncio.run(_prepare_database(url, fresh_stripe=local_stripe is not None and embedded))
             asyncio.run(run_server(settings, url, lambda: _print_banner(settings, local_stripe)))
     finally:
         if local_stripe is not None:

@@ -10,12 +10,11 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from kassa.schema.admission import Admission
-from kassa.schema.guards import Limits, PersistedQueries, QueryGuard
+from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 
@@ -37,7 +36,7 @@ def build_schema(
     suggestions (a stranger learns nothing about the schema from kassa itself)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: QueryGuard(limits or Limits()),
-        ValidationCache,
+        GuardedValidationCache,
         Admission,
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
     ]

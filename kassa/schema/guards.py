@@ -29,7 +29,9 @@ from graphql import (
     SelectionSetNode,
     parse,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from kassa.config import ConfigurationError
 
@@ -121,7 +123,7 @@ class _Measure:
 # block string): were a string required to close, every `"` of `"\"\"\"…` would start a
 # match that scans to the end of the line and fails, quadratic in the line's length.
 _LEXEME = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*(?:(?P<closed_block>""")|\Z)'
+    r'"""(?:\\"""|[^"]|"(?!""))*(?:(?P<closed_block>""")|\Z)'
     r'|"(?:[^"\\\n]|\\.)*(?P<closed>")?|#[^\n\r]*|\.\.\.'
     r"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9][0-9A-Za-z.+-]*|[!$&()\[\]{}:=@|]"
 )
@@ -145,8 +147,6 @@ def _count_tokens(query: str, limit: int) -> None:
 @lru_cache(maxsize=VERDICTS_CACHED)
 def _verdict(query: str, limits: Limits) -> DocumentNode | Rejected:
     try:
-        if len(query) > limits.max_characters:
-            raise Rejected(f"the query is longer than {limits.max_characters} characters")
         _count_tokens(query, limits.max_tokens)
         document = parse(query, no_location=False, max_tokens=limits.max_tokens)
         aliases = sum(1 for node in _fields(document) if node.alias is not None)
@@ -182,6 +182,9 @@ def _fields(document: DocumentNode) -> Iterator[FieldNode]:
 
 def guarded_document(query: str, limits: Limits) -> DocumentNode:
     """The parsed document, or `Rejected` raised when it is over a limit."""
+    # Checked before the cache: an oversized text must not be kept as a cache key.
+    if len(query) > limits.max_characters:
+        raise Rejected(f"the query is longer than {limits.max_characters} characters")
     verdict = _verdict(query, limits)
     if isinstance(verdict, Rejected):
         raise Rejected(verdict.message)
@@ -203,6 +206,7 @@ def check_variables(variables: Mapping[str, object] | None, limits: Limits) -> N
         if values > limits.max_variable_values:
             raise Rejected(f"variables hold more than {limits.max_variable_values} values")
         if isinstance(value, Mapping):
+            characters += sum(len(str(key)) for key in value)
             pending.extend((inner, depth + 1) for inner in value.values())
         elif isinstance(value, list):
             pending.extend((inner, depth + 1) for inner in value)
@@ -218,9 +222,36 @@ class QueryGuard(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        check_variables(context.variables, self.limits)
-        context.graphql_document = guarded_document(context.query or "", self.limits)
+        try:
+            check_variables(context.variables, self.limits)
+            context.graphql_document = guarded_document(context.query or "", self.limits)
+        except Rejected as rejected:
+            _refuse(context, rejected)
         yield
+
+
+def _refuse(context: ExecutionContext, rejected: Rejected) -> None:
+    """Answer `rejected` as strawberry answers a validation error, on every transport (an
+    exception here would end a websocket subscription with no error and a traceback): a
+    stand-in document of the operation's name, and the error as its validation result."""
+    context.graphql_document = parse(_stand_in(context))
+    context.pre_execution_errors = [rejected]
+
+
+def _stand_in(context: ExecutionContext) -> str:
+    """A document strawberry accepts up to validation: named as the client's operation, of
+    a type the transport allows (it is never validated or run)."""
+    name = context.operation_name
+    named = name if name and _NAME.fullmatch(name) else ""
+    allowed = set(context.allowed_operations)
+    kind = next((kind for kind in _STAND_IN_KINDS if kind in allowed), OperationType.QUERY)
+    return f"{kind.value} {named} {{ __typename }}"
+
+
+_STAND_IN_KINDS = (OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION)
+
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
 
 class PersistedQueries(SchemaExtension):
@@ -235,15 +266,22 @@ class PersistedQueries(SchemaExtension):
         context = self.execution_context
         if context.query:
             if document_hash(context.query) not in self.documents:
-                raise Rejected("this server runs only its persisted queries")
+                self._refuse("this server runs only its persisted queries")
         else:
             persisted = (context.operation_extensions or {}).get("persistedQuery")
             digest = persisted.get("sha256Hash") if isinstance(persisted, Mapping) else None
             query = self.documents.get(digest) if isinstance(digest, str) else None
             if query is None:
-                raise Rejected("no persisted query has this sha256Hash")
-            context.query = query
+                self._refuse("no persisted query has this sha256Hash")
+            else:
+                context.query = query
         yield
+
+    def _refuse(self, message: str) -> None:
+        # The stand-in passes the guard; its errors are the answer (see _refuse below).
+        context = self.execution_context
+        context.query = _stand_in(context)
+        context.pre_execution_errors = [Rejected(message)]
 
 
 def document_hash(query: str) -> str:
@@ -256,6 +294,8 @@ def load_persisted_queries(path: Path) -> dict[str, str]:
         loaded = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"KASSA_PERSISTED_QUERIES: cannot read {path}: {exc}") from exc
+    if not isinstance(loaded, list | dict):
+        raise ConfigurationError(f"KASSA_PERSISTED_QUERIES: {path} is not a list or an object")
     documents = loaded if isinstance(loaded, list) else list(loaded.values())
     if not all(isinstance(document, str) for document in documents):
         raise ConfigurationError(f"KASSA_PERSISTED_QUERIES: {path} holds non-string documents")
@@ -265,3 +305,14 @@ def load_persisted_queries(path: Path) -> dict[str, str]:
             f"KASSA_PERSISTED_QUERIES: in {path} a key is not the sha256 of its document"
         )
     return by_hash
+
+
+class GuardedValidationCache(ValidationCache):
+    """strawberry's validation cache, leaving a refusal made before validation in place
+    (the stand-in document would otherwise validate clean and run)."""
+
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:
+            yield
+            return
+        yield from super().on_validate()

@@ -337,8 +337,8 @@ async def _return_to_lot(conn: BaseDBAsyncClient, lot_id: uuid.UUID, credits: in
 async def _cancel_debt(
     conn: BaseDBAsyncClient, organization_id: uuid.UUID, credits: int, refunded: CreditLot
 ) -> None:
-    """Cancel debt the clawback booked; what a later purchase already paid of it goes back
-    to that purchase's lot (the refunded lot when there is none)."""
+    """Cancel debt the clawback booked; what later purchases already paid of it goes back to
+    their lots, newest first (the refunded lot for any rest)."""
     debt = await lock_credits(conn, organization_id)
     cancelled = min(debt, credits)
     if cancelled:
@@ -346,18 +346,23 @@ async def _cancel_debt(
     repaid = credits - cancelled
     if repaid == 0:
         return
-    payer = (
+    payers = (
         await CreditLot.filter(organization_id=organization_id, debt_paid__gt=0)
         .using_db(conn)
-        .order_by("-created_at")
-        .first()
+        .order_by("-created_at", "-id")
     )
-    target = payer or refunded
-    await conn.execute_query(
-        "UPDATE credit_lots SET remaining = remaining + $2, "
-        "debt_paid = greatest(debt_paid - $2, 0) WHERE id = $1",
-        [target.id, repaid],
-    )
+    for payer in payers:
+        back = min(repaid, int(payer.debt_paid))
+        if back == 0:
+            break
+        await conn.execute_query(
+            "UPDATE credit_lots SET remaining = remaining + $2, debt_paid = debt_paid - $2 "
+            "WHERE id = $1",
+            [payer.id, back],
+        )
+        repaid -= back
+    if repaid:
+        await _return_to_lot(conn, refunded.id, repaid)
 
 
 def _clawback_key(refund_id: uuid.UUID) -> str:

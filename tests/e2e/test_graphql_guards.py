@@ -14,7 +14,13 @@ from graphql import get_introspection_query
 from kassa.config import Settings
 from kassa.models import Payment
 from kassa.schema import build_schema
-from kassa.schema.guards import Limits, Rejected, _verdict, check_variables
+from kassa.schema.guards import (
+    Limits,
+    Rejected,
+    _verdict,
+    check_variables,
+    guarded_document,
+)
 from tests.support import JSON, Kassa
 
 
@@ -218,9 +224,36 @@ async def test_an_unterminated_string_is_refused_in_linear_time(kassa: Kassa) ->
 
 def test_documents_and_variables_are_bounded_where_no_body_cap_applies() -> None:
     # Websocket messages and GET query strings do not pass the body cap.
-    verdict = _verdict("{ viewer { userId } }" + " " * 70_000, Limits())
-
-    assert isinstance(verdict, Rejected)
-    assert verdict.message == "the query is longer than 65536 characters"
+    with pytest.raises(Rejected, match="the query is longer than 65536 characters"):
+        guarded_document("{ viewer { userId } }" + " " * 70_000, Limits())
     with pytest.raises(Rejected, match="more than 65536 characters"):
         check_variables({"note": "x" * 70_000}, Limits())
+
+
+def test_an_oversized_document_is_not_kept_in_the_verdict_cache() -> None:
+    before = _verdict.cache_info().currsize
+    with pytest.raises(Rejected, match="longer than"):
+        guarded_document("{ viewer { userId } }" + " " * 70_000, Limits())
+
+    assert _verdict.cache_info().currsize == before
+
+
+def test_a_block_string_may_hold_backslashes_and_escaped_quotes() -> None:
+    windows_path = '{ viewer(note: """C:\\\n""") { userId } }'
+    escaped = '{ viewer(note: """a \\""" b""") { userId } }'
+
+    assert not isinstance(_verdict(windows_path, Limits()), Rejected)
+    assert not isinstance(_verdict(escaped, Limits()), Rejected)
+
+
+async def test_a_refused_subscription_answers_with_the_error() -> None:
+    # Over a websocket a refusal must reach the client as an error, not end the stream.
+    deep = 'subscription Deep { paymentUpdated(paymentId: "x") ' + "{ order " * 25 + "{ id }"
+    deep += " }" * 26
+
+    results = await build_schema(Limits()).subscribe(deep, operation_name="Deep")
+    first = await anext(results)
+
+    assert first.errors is not None
+    assert first.errors[0].message == "the query is nested deeper than 20 levels"
+    assert first.errors[0].extensions == {"code": "QUERY_REJECTED"}

@@ -52,3 +52,7 @@ def test_an_allow_list_whose_keys_are_not_its_hashes_is_refused(tmp_path: Path) 
         load_persisted_queries(wrong)
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_persisted_queries(broken)
+    scalar = tmp_path / "scalar.json"
+    scalar.write_text("42")
+    with pytest.raises(ConfigurationError, match="not a list or an object"):
+        load_persisted_queries(scalar)
