@@ -482,3 +482,39 @@ async def test_a_reversed_refund_gives_back_to_the_lots_it_took_from(kassa: Kass
     assert [lot["remaining"] for lot in account["lots"]] == [0, 1100]
     assert account["balance"] == 1100
     await assert_ledger_consistent()
+
+
+async def test_a_reversed_refund_returns_repaid_debt_to_each_lot_that_paid_it(
+    kassa: Kassa,
+) -> None:
+    # given: 1,100 credits spent, their purchase refunded in Stripe's dashboard (debt 1,100),
+    # then two purchases of 500 that paid 1,000 of that debt
+    member = await kassa.member()
+    first = await _paid_package(kassa, member, "standard")
+    await _consume(kassa, member, 1100, "everything")
+    payment = await Payment.get(id=first.removeprefix("pay_"))
+    refund = refund_object(
+        intent_id=payment.stripe_payment_intent_id or "",
+        charge_id=payment.stripe_charge_id,
+        amount=payment.amount,
+        currency="cny",
+        status="succeeded",
+    )
+    assert (await kassa.deliver_and_wait(stripe_event("refund.created", refund))).status == (
+        "PROCESSED"
+    )
+    for _ in range(2):
+        await _paid_package(kassa, member, "trial")
+    assert await _debt(member) == 100
+
+    # when: Stripe reports the refund failed after all
+    failed = stripe_event("refund.updated", {**refund, "status": "failed"}, int(time.time()) + 5)
+    assert (await kassa.deliver_and_wait(failed)).status == "PROCESSED"
+
+    # then: the debt is gone and each later purchase has its own 500 back
+    lots = await CreditLot.filter(organization__external_id=member.external_id).order_by(
+        "created_at"
+    )
+    assert [(lot.remaining, lot.debt_paid) for lot in lots] == [(0, 0), (500, 0), (500, 0)]
+    assert (await _debt(member), (await _account(kassa, member))["balance"]) == (0, 1000)
+    await assert_ledger_consistent()
