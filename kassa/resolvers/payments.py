@@ -3,13 +3,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 
+from graphql import GraphQLError
+
 from kassa import models
 from kassa.ids import IdKind, decode
 from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
-from kassa.services import payment_actions, payments
+from kassa.services import api_keys, payment_actions, payments
 from kassa.services.errors import DomainError, not_found
 
 
@@ -50,6 +52,11 @@ async def payment_updates(info: gql.Info, id: str) -> AsyncGenerator[gql.Payment
         raise query_error(not_found("payment", "paymentId"))
     async with info.context.runtime.payment_updates.changes(found.id) as changes:
         while True:
+            # A stream outlives its start: an API key revoked since ends it.
+            if not await api_keys.still_valid(caller):
+                raise GraphQLError(
+                    "this API key was revoked", extensions={"code": "UNAUTHENTICATED"}
+                )
             yield gql.Payment.of(await payments.by_id(found.id))
             await changes.get()
 
