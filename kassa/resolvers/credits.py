@@ -26,9 +26,10 @@ async def packages(info: gql.Info) -> list[gql.CreditPackage]:
 
 
 async def credit_account(info: gql.Info, organization: models.Organization) -> gql.CreditAccount:
+    state = await credits.state(organization)
     return gql.CreditAccount(
-        balance=await credits.spendable(organization),
-        lots=[gql.CreditLot.of(lot) for lot in await credits.lots(organization)],
+        balance=state.balance,
+        lots=[gql.CreditLot.of(lot) for lot in state.lots],
         organization=organization,
     )
 

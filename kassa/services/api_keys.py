@@ -80,15 +80,12 @@ async def caller_for(secret: str) -> Caller:
         user_id=f"apikey:{key.id}",
         org_external_id=organization.external_id,
         org_role=OrgRole(key.role),
+        api_key_id=key.id,
     )
 
 
 async def still_valid(caller: Caller) -> bool:
     """False for the caller of an API key revoked since it was checked; True otherwise."""
-    if not caller.user_id.startswith("apikey:"):
+    if caller.api_key_id is None:
         return True
-    try:
-        key_id = uuid.UUID(caller.user_id.removeprefix("apikey:"))
-    except ValueError:
-        return False
-    return await ApiKey.filter(id=key_id, revoked_at__isnull=True).exists()
+    return await ApiKey.filter(id=caller.api_key_id, revoked_at__isnull=True).exists()

@@ -16,7 +16,6 @@ part taken is recorded, so a refund Stripe reverses gives back exactly those par
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,12 +26,11 @@ from kassa.models import (
     AccountKind,
     CreditClawbackPart,
     CreditLot,
-    LedgerTransfer,
     Payment,
     TransferKind,
 )
 from kassa.services import clock, ledger
-from kassa.services.errors import DomainError, ErrorCode, check_same_request
+from kassa.services.errors import DomainError, ErrorCode
 
 CREDITS = "credits"
 DEFAULT_EXPIRY_DAYS = 182
@@ -112,22 +110,19 @@ class Consumption:
 
     @property
     def ledger_key(self) -> str:
-        # Hashed: a client's key may be as long as the ledger's whole key column.
-        digest = hashlib.sha256(self.idempotency_key.encode()).hexdigest()
-        return f"credits@{self.organization_id}:consume:{digest}"
+        return ledger.client_key(
+            credits_account(self.organization_id), "consume", self.idempotency_key
+        )
 
 
 async def consume(conn: BaseDBAsyncClient, request: Consumption, now: datetime) -> uuid.UUID:
     """Spend credits from unexpired lots, soonest-expiring first; the CONSUME transfer's id.
     The same idempotency key returns the first consumption's transfer."""
     debt = await lock_credits(conn, request.organization_id)
-    earlier = await LedgerTransfer.filter(idempotency_key=request.ledger_key).using_db(conn).first()
+    earlier = await ledger.repeated(
+        conn, request.ledger_key, request.credits, request.reason, "consumption"
+    )
     if earlier is not None:
-        check_same_request(
-            _fingerprint(earlier.amount, earlier.reason),
-            _fingerprint(request.credits, request.reason),
-            "consumption",
-        )
         return earlier.id
     lots = await _spendable_lots(conn, request.organization_id, now)
     available = sum(lot.remaining for lot in lots) - debt
@@ -150,10 +145,6 @@ async def consume(conn: BaseDBAsyncClient, request: Consumption, now: datetime) 
         ),
     )
     return posted.transfer_id
-
-
-def _fingerprint(credits: int, reason: str | None) -> str:
-    return f"{credits}|{reason}"
 
 
 async def _spendable_lots(

@@ -26,7 +26,7 @@ from kassa.models import (
 )
 from kassa.money import Money
 from kassa.services import clock, credit_lots, ledger, organizations, payments
-from kassa.services.errors import DomainError, ErrorCode
+from kassa.services.errors import DomainError, ErrorCode, check_reason
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page
 from kassa.services.stripe_gateway import StripeGateway
@@ -177,22 +177,26 @@ def _check_consumption(request: ConsumeCredits) -> None:
             f"credits is a whole number from 1 to {MAX_CREDITS_PER_CALL}",
             "credits",
         )
-    if not 0 < len(request.reason) <= 500 or not request.reason.isprintable():
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, "reason is 1 to 500 printable characters", "reason"
-        )
+    check_reason(request.reason)
     payments.check_idempotency_key(request.idempotency_key)
 
 
-async def spendable(organization: Organization) -> int:
-    """Credits that can be spent now: unexpired lots less the credit debt (may be negative)."""
-    lots = await CreditLot.filter(organization=organization, expires_at__gt=clock.now())
+@dataclass(frozen=True, slots=True)
+class CreditState:
+    balance: int  # what can be spent now: unexpired lots less the credit debt (may be < 0)
+    lots: list[CreditLot]  # every lot, soonest-expiring first
+
+
+async def state(organization: Organization) -> CreditState:
+    lots = await CreditLot.filter(organization=organization).order_by("expires_at")
     debt = int((await Organization.get(id=organization.id)).credit_debt)
-    return sum(int(lot.remaining) for lot in lots) - debt
+    now = clock.now()
+    spendable = sum(int(lot.remaining) for lot in lots if lot.expires_at > now)
+    return CreditState(spendable - debt, lots)
 
 
-async def lots(organization: Organization) -> list[CreditLot]:
-    return await CreditLot.filter(organization=organization).order_by("expires_at")
+async def spendable(organization: Organization) -> int:
+    return (await state(organization)).balance
 
 
 async def expire_due(now: datetime, batch: int = 500) -> int:
@@ -229,12 +233,12 @@ async def entries(
 
 
 def _entry(row: LedgerTransfer, account_id: int) -> CreditEntry:
-    incoming = row.credit_account_id == account_id  # type: ignore[attr-defined]
+    credits, balance_after = ledger.as_seen_by(row, account_id)
     return CreditEntry(
         id=row.id,
         kind=row.kind,
-        credits=row.amount if incoming else -row.amount,
-        balance_after=row.credit_balance_after if incoming else row.debit_balance_after,
+        credits=credits,
+        balance_after=balance_after,
         reason=row.reason,
         payment_id=row.payment_id,  # type: ignore[attr-defined]
         created_at=row.created_at,

@@ -37,6 +37,14 @@ def not_found(what: str, field: str | None = None) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)
 
 
+def check_reason(reason: str) -> None:
+    """A client's reason for a movement, kept in the ledger and shown in histories."""
+    if not 0 < len(reason) <= 500 or not reason.isprintable():
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "reason is 1 to 500 printable characters", "reason"
+        )
+
+
 def check_same_request(stored_fingerprint: str | None, fingerprint: str, what: str) -> None:
     """A reused idempotency key must come with the request it was first used for."""
     if stored_fingerprint != fingerprint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -33,6 +34,8 @@ class Caller:
     org_external_id: str | None = None
     org_role: OrgRole | None = None
     roles: tuple[str, ...] = field(default_factory=tuple)
+    # Set when an organization API key, not a person's token, is calling.
+    api_key_id: uuid.UUID | None = None
 
     @property
     def is_platform_admin(self) -> bool:

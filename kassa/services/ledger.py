@@ -7,6 +7,7 @@ to a read-then-write race; the unique idempotency key makes a repeated transfer 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from kassa.models import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
+from kassa.services.errors import check_same_request
 from kassa.services.pagination import Page, paginate
 
 
@@ -167,3 +169,29 @@ async def history(
         return 0, Page([], False)
     transfers = LedgerTransfer.filter(Q(debit_account_id=found.id) | Q(credit_account_id=found.id))
     return found.id, await paginate(transfers, first, after)
+
+
+def client_key(account: AccountRef, action: str, idempotency_key: str) -> str:
+    """The ledger key of a client's request on `account`, its own key hashed (a client's
+    key may be as long as the ledger's whole key column)."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"{account.key}:{action}:{digest}"
+
+
+async def repeated(
+    conn: BaseDBAsyncClient, key: str, amount: int, reason: str | None, what: str
+) -> LedgerTransfer | None:
+    """The transfer an earlier request under `key` made, if any; IDEMPOTENCY_KEY_REUSED when
+    that request was for another amount or reason."""
+    earlier = await LedgerTransfer.filter(idempotency_key=key).using_db(conn).first()
+    if earlier is not None:
+        check_same_request(f"{earlier.amount}|{earlier.reason}", f"{amount}|{reason}", what)
+    return earlier
+
+
+def as_seen_by(row: LedgerTransfer, account_id: int) -> tuple[int, int]:
+    """A transfer's amount, negative when it left the account, and the account's balance
+    after it."""
+    if row.credit_account_id == account_id:  # type: ignore[attr-defined]
+        return row.amount, row.credit_balance_after
+    return -row.amount, row.debit_balance_after

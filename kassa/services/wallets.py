@@ -3,7 +3,6 @@ host apps (never below zero, once per idempotency key)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,16 @@ from kassa.models import (
 )
 from kassa.money import Money, normalize_currency
 from kassa.services import organizations
-from kassa.services.errors import DomainError, ErrorCode, check_same_request
+from kassa.services.errors import DomainError, ErrorCode, check_reason
 from kassa.services.identity import Caller
 from kassa.services.ledger import (
     Transfer,
     account_id,
+    as_seen_by,
+    client_key,
     history,
     post_transfer,
+    repeated,
     wallet_account,
     wallet_spend_account,
 )
@@ -66,12 +68,11 @@ async def entries(
 
 
 def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
-    incoming = row.credit_account_id == account_id  # type: ignore[attr-defined]
-    after = row.credit_balance_after if incoming else row.debit_balance_after
+    amount, after = as_seen_by(row, account_id)
     return WalletEntry(
         id=row.id,
         kind=row.kind,
-        amount=Money.of_minor(row.amount if incoming else -row.amount, currency),
+        amount=Money.of_minor(amount, currency),
         balance_after=Money.of_minor(after, currency),
         payment_id=row.payment_id,  # type: ignore[attr-defined]
         created_at=row.created_at,
@@ -116,20 +117,14 @@ async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
     """Take money out of the wallet for something the host app sold from it."""
     organization = await organizations.require_visible(caller, request.organization_id)
     money = charge_amount(request.amount, request.currency)
-    if not 0 < len(request.reason) <= 500 or not request.reason.isprintable():
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, "reason is 1 to 500 printable characters", "reason"
-        )
+    check_reason(request.reason)
     check_idempotency_key(request.idempotency_key)
     wallet = wallet_account(organization.id, money.currency)
-    digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()
-    key = f"{wallet.key}:debit:{digest}"
-    fingerprint = f"{money.minor}|{request.reason}"
+    key = client_key(wallet, "debit", request.idempotency_key)
     async with in_transaction() as conn:
         wallet_id, available = await spendable(conn, organization.id, money.currency)
-        earlier = await LedgerTransfer.filter(idempotency_key=key).using_db(conn).first()
+        earlier = await repeated(conn, key, money.minor, request.reason, "debit")
         if earlier is not None:
-            check_same_request(f"{earlier.amount}|{earlier.reason}", fingerprint, "debit")
             return _entry(earlier, wallet_id, money.currency)
         if available < money.minor:
             left = Money.of_minor(max(available, 0), money.currency).format()

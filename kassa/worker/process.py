@@ -24,15 +24,23 @@ from kassa.worker.runner import Worker
 
 
 @asynccontextmanager
-async def _opened(settings: Settings, url: str) -> AsyncIterator[Runtime]:
+async def _database(url: str) -> AsyncIterator[None]:
     await Tortoise.init(config=tortoise_config(url))
-    runtime = Runtime.from_settings(settings, url)
-    await runtime.open()
     try:
-        yield runtime
+        yield
     finally:
-        await runtime.close()
         await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def _opened(settings: Settings, url: str) -> AsyncIterator[Runtime]:
+    async with _database(url):
+        runtime = Runtime.from_settings(settings, url)
+        await runtime.open()
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
 
 
 async def run_worker_process(settings: Settings, url: str) -> int:
@@ -48,8 +56,7 @@ async def run_worker_process(settings: Settings, url: str) -> int:
 
 
 async def list_events(url: str, status: StripeEventStatus | None, since: timedelta | None) -> int:
-    await Tortoise.init(config=tortoise_config(url))
-    try:
+    async with _database(url):
         query = StripeEvent.all().order_by("-received_at")
         if status is not None:
             query = query.filter(status=status)
@@ -61,40 +68,45 @@ async def list_events(url: str, status: StripeEventStatus | None, since: timedel
                 f"{event.id}  {event.type}  {event.status}  attempts={event.attempts}  "
                 f"received={event.received_at.isoformat()}{error}"
             )
-    finally:
-        await Tortoise.close_connections()
     return 0
 
 
 async def manage_api_keys(url: str, args: argparse.Namespace) -> int:
     """`kassa apikey create|list|revoke`: the key is printed once, at creation."""
-    await Tortoise.init(config=tortoise_config(url))
+    actions = {"create": _create_key, "list": _list_keys, "revoke": _revoke_key}
+    async with _database(url):
+        return await actions[args.action](args)
+
+
+async def _create_key(args: argparse.Namespace) -> int:
+    known = await Organization.exists(external_id=args.org)
     try:
-        if args.action == "create":
-            known = await Organization.exists(external_id=args.org)
-            try:
-                made = await api_keys.create(args.org, args.name, OrgRole(args.role))
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from exc
-            print(f"id:  {made.key.id}\nkey: {made.secret}")
-            print("Keep the key now: kassa stores only its hash and cannot show it again.")
-            if not known:
-                print(f"note: kassa had not seen organization {args.org!r}; it now exists")
-        elif args.action == "list":
-            for key in await api_keys.of_organization(args.org):
-                state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
-                print(f"{key.id}  {key.prefix}…  {key.role}  {key.name}  {state}")
-        else:
-            try:
-                key_id = uuid.UUID(args.key_id)
-            except ValueError as exc:
-                raise ConfigurationError(f"{args.key_id!r} is not a key id") from exc
-            if not await api_keys.revoke(key_id):
-                print(f"no active key {key_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {key_id}")
-    finally:
-        await Tortoise.close_connections()
+        made = await api_keys.create(args.org, args.name, OrgRole(args.role))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    print(f"id:  {made.key.id}\nkey: {made.secret}")
+    print("Keep the key now: kassa stores only its hash and cannot show it again.")
+    if not known:
+        print(f"note: kassa had not seen organization {args.org!r}; it now exists")
+    return 0
+
+
+async def _list_keys(args: argparse.Namespace) -> int:
+    for key in await api_keys.of_organization(args.org):
+        state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        print(f"{key.id}  {key.prefix}…  {key.role}  {key.name}  {state}")
+    return 0
+
+
+async def _revoke_key(args: argparse.Namespace) -> int:
+    try:
+        key_id = uuid.UUID(args.key_id)
+    except ValueError as exc:
+        raise ConfigurationError(f"{args.key_id!r} is not a key id") from exc
+    if not await api_keys.revoke(key_id):
+        print(f"no active key {key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {key_id}")
     return 0
 
 
