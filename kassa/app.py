@@ -19,7 +19,7 @@ from strawberry.asgi import GraphQL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from kassa.config import Environment, Settings
-from kassa.db import schema_is_current, tortoise_config
+from kassa.db import pool_limits, schema_is_current, tortoise_config
 from kassa.http_security import SecurityHeaders, page_policy
 from kassa.metrics import metrics, timed_webhook
 from kassa.schema import build_schema
@@ -135,7 +135,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(database_url)):
+        async with RegisterTortoise(
+            app, config=tortoise_config(database_url, pool_limits(settings))
+        ):
             await credits.sync_catalog(credits.read_catalog(settings.credit_packages_path))
             await runtime.open()
             try:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     environment: Environment = Field(Environment.PRODUCTION, alias="KASSA_ENV")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     data_dir: Path = Field(Path(".kassa"), alias="KASSA_DATA_DIR")
+    # Connections each process keeps, and how long anything waits on PostgreSQL (kassa/db.py).
+    db_pool_size: int = Field(10, alias="KASSA_DB_POOL_SIZE", ge=2)
+    db_pool_wait_seconds: float = Field(5.0, alias="KASSA_DB_POOL_WAIT_SECONDS", gt=0)
+    db_statement_timeout_ms: int = Field(15_000, alias="KASSA_DB_STATEMENT_TIMEOUT_MS", ge=0)
+    db_lock_timeout_ms: int = Field(5_000, alias="KASSA_DB_LOCK_TIMEOUT_MS", ge=0)
     host: str = Field("127.0.0.1", alias="KASSA_HOST")
     port: int = Field(8000, alias="KASSA_PORT")
     public_url: str | None = Field(None, alias="KASSA_PUBLIC_URL")
@@ -87,6 +92,8 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(30.0, alias="KASSA_WORKER_HEARTBEAT_SECONDS")
     sweep_interval_seconds: float = Field(5.0, alias="KASSA_SWEEP_INTERVAL_SECONDS")
     event_max_attempts: int = Field(12, alias="KASSA_EVENT_MAX_ATTEMPTS")
+    # A second payment that still succeeds for an already-paid order is refunded by itself.
+    refund_duplicate_payments: bool = Field(True, alias="KASSA_REFUND_DUPLICATE_PAYMENTS")
     reconcile_interval_seconds: float = Field(900.0, alias="KASSA_RECONCILE_INTERVAL_SECONDS")
 
     @property

@@ -5,23 +5,57 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pgqueuer import Queries
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
+
+from kassa.config import Settings
 
 DATABASE_NAME = "kassa"
 APP_LABEL = "kassa"
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """How many connections a process holds and how long anything may wait on PostgreSQL.
+
+    Every wait is bounded, so a burst or a stuck lock answers an error within seconds
+    instead of queueing requests behind each other until the process stops answering.
+    """
+
+    size: int = 10
+    # Longest wait for a free pooled connection before the request gives up.
+    acquire_seconds: float = 5.0
+    statement_timeout_ms: int = 15_000
+    lock_timeout_ms: int = 5_000
+    # A transaction left open (a bug, a killed task) is ended by the server after this.
+    idle_in_transaction_ms: int = 60_000
+
+
+def pool_limits(settings: Settings) -> PoolLimits:
+    return PoolLimits(
+        size=settings.db_pool_size,
+        acquire_seconds=settings.db_pool_wait_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+    )
+
+
+def tortoise_config(database_url: str, limits: PoolLimits | None = None) -> dict[str, Any]:
+    connection: str | dict[str, Any] = database_url
+    if limits is not None:
+        connection = _limited_connection(database_url, limits)
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["kassa.models"],
@@ -32,6 +66,66 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _limited_connection(database_url: str, limits: PoolLimits) -> dict[str, Any]:
+    expanded = expand_db_url(database_url)
+    credentials = expanded["credentials"]
+    credentials.update(
+        minsize=1,
+        maxsize=limits.size,
+        acquire_timeout=limits.acquire_seconds,
+        server_settings={
+            "statement_timeout": str(limits.statement_timeout_ms),
+            "lock_timeout": str(limits.lock_timeout_ms),
+            "idle_in_transaction_session_timeout": str(limits.idle_in_transaction_ms),
+        },
+    )
+    return {"engine": "kassa.db", "credentials": credentials}
+
+
+class BoundedPool(asyncpg.Pool):
+    """asyncpg's pool, except that waiting for a connection has a limit by default."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+class LimitedClient(AsyncpgDBClient):
+    """tortoise's asyncpg client on a `BoundedPool` (tortoise acquires without a timeout)."""
+
+    def __init__(self, *args: Any, acquire_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
+        pool = BoundedPool(None, acquire_timeout=self._acquire_timeout, **_pool_options(kwargs))
+        await pool
+        return pool
+
+
+def _pool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # asyncpg.create_pool's defaults for what tortoise does not pass.
+    options: dict[str, Any] = {
+        "max_queries": 50000,
+        "max_inactive_connection_lifetime": 300.0,
+        "connect": None,
+        "setup": None,
+        "init": None,
+        "reset": None,
+        "record_class": asyncpg.Record,
+        "loop": None,
+    }
+    options.update(kwargs)
+    return options
+
+
+# tortoise finds the client of an "engine" module by this name.
+client_class = LimitedClient
 
 
 @contextmanager

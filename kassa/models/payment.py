@@ -70,6 +70,13 @@ class Payment(Model):
     credit_expiry_days = fields.IntField(null=True)
     # Where the receipt and refund notices go (the order's customer, or who topped up).
     receipt_email = fields.CharField(max_length=320, null=True)
+    # Paid on Stripe Checkout's page: its session, never a PaymentIntent kassa confirms.
+    via_checkout = fields.BooleanField(default=False)
+    # A request is talking to Stripe about this payment until then; others wait for it
+    # instead of creating or confirming a second time (no lock is held meanwhile).
+    stripe_call_until = fields.DatetimeField(null=True)
+    # Succeeded for an order another payment had already paid (refunded automatically).
+    duplicate = fields.BooleanField(default=False)
     # Stripe `created` time of the last event applied, so older events cannot regress state.
     last_stripe_event_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

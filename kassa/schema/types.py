@@ -91,6 +91,10 @@ class Payment(Node):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    duplicate: bool = strawberry.field(
+        description="This payment succeeded for an order another payment had already paid; "
+        "kassa refunds it by itself (KASSA_REFUND_DUPLICATE_PAYMENTS)."
+    )
     model: strawberry.Private[models.Payment]
 
     @strawberry.field
@@ -120,6 +124,7 @@ class Payment(Node):
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             paid_at=payment.paid_at,
+            duplicate=payment.duplicate,
             model=payment,
         )
 

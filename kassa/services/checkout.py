@@ -15,16 +15,11 @@ from urllib.parse import urlsplit
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from kassa.models import Organization, Payment
-from kassa.services import credits, orders, organizations, payments
+from kassa.models import Organization, Payment, PaymentStatus
+from kassa.services import credits, orders, organizations, payments, stripe_calls
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
-from kassa.services.stripe_gateway import (
-    CheckoutSnapshot,
-    PaymentIntentSnapshot,
-    StripeFailure,
-    StripeGateway,
-)
+from kassa.services.stripe_gateway import CheckoutSnapshot, StripeFailure, StripeGateway
 
 
 class UnknownCheckoutSession(Exception):
@@ -69,12 +64,26 @@ async def start_checkout(
             ErrorCode.INVALID_INPUT, "give either orderId or creditPackage", "creditPackage"
         )
     if request.for_order:
-        sale = await _order_sale(caller, request.order_id)
+        sale = await _order_sale(caller, gateway, request.order_id)
     else:
         sale = await _credit_sale(caller, request, expiry_days)
+    async with stripe_calls.one_at_a_time(sale.payment.id):
+        session = await _create_session(gateway, sale, request)
+    await Payment.filter(id=sale.payment.id).update(stripe_checkout_session_id=session.id)
+    return CheckoutStarted(await Payment.get(id=sale.payment.id), session.id, session.url or "")
+
+
+async def _create_session(
+    gateway: StripeGateway, sale: _Sale, request: CheckoutRequest
+) -> CheckoutSnapshot:
     payment = sale.payment
+    await payment.refresh_from_db()
+    if payment.status is PaymentStatus.CANCELED:
+        raise DomainError(
+            ErrorCode.INVALID_STATE, "a newer attempt at paying this order replaced this one"
+        )
     try:
-        session = await gateway.create_checkout_session(
+        return await gateway.create_checkout_session(
             payment_key=str(payment.id),
             amount=payment.amount,
             currency=payment.currency,
@@ -87,18 +96,15 @@ async def start_checkout(
     except StripeFailure as exc:
         await payments.fail_unstarted(payment, exc)
         raise payments.provider_error(exc) from exc
-    await Payment.filter(id=payment.id).update(stripe_checkout_session_id=session.id)
-    await payment.refresh_from_db()
-    return CheckoutStarted(payment, session.id, session.url or "")
 
 
-async def _order_sale(caller: Caller, order_id: uuid.UUID | None) -> _Sale:
+async def _order_sale(caller: Caller, gateway: StripeGateway, order_id: uuid.UUID | None) -> _Sale:
     order = await orders.visible_order(caller, order_id)
     if order is None:
         raise not_found("order", "orderId")
-    if order.status.is_paid:
-        raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
-    payment = await orders.order_payment(order, caller)
+    attempt = await orders.open_attempt(order, caller, via_checkout=True)
+    await orders.retire(gateway, attempt.retired)
+    payment = attempt.payment
     name = order.description or order.reference or "Order"
     return _Sale(payment, order.organization, name, {"kassa_order_id": str(order.id)})
 
@@ -106,7 +112,9 @@ async def _order_sale(caller: Caller, order_id: uuid.UUID | None) -> _Sale:
 async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: int) -> _Sale:
     organization = await organizations.require_visible(caller, request.organization_id)
     package = await credits.package_on_sale(request.credit_package or "", "creditPackage")
-    payment = await payments.new_credit_payment(caller, organization, package, expiry_days, None)
+    payment = await payments.new_credit_payment(
+        caller, organization, package, expiry_days, None, via_checkout=True
+    )
     name = f"{package.name}: {package.credits} credits"
     return _Sale(payment, organization, name, {"kassa_credit_package": package.code})
 
@@ -130,42 +138,8 @@ async def apply_checkout_session(
     )
     if payment is None:
         raise UnknownCheckoutSession(f"no payment for Checkout Session {session.id}")
-    if session.payment_intent_id and payment.stripe_payment_intent_id is None:
-        # From now on the intent's own events find this payment too.
-        payment.stripe_payment_intent_id = session.payment_intent_id
-    await payments.apply_payment_intent(
-        conn, payment, _as_intent(payment, session, event_type), observed_at
-    )
+    await payments.apply_checkout_session_to(conn, payment, session, event_type, observed_at)
     return payment
-
-
-def _as_intent(
-    payment: Payment, session: CheckoutSnapshot, event_type: str | None
-) -> PaymentIntentSnapshot:
-    failed = event_type == "checkout.session.async_payment_failed"
-    if session.status == "expired":
-        status = "canceled"
-    elif session.status == "complete" and session.payment_status == "paid":
-        status = "succeeded"
-    elif session.status == "complete" and not failed:
-        status = "processing"  # a delayed method (a bank debit) is still on its way
-    else:
-        status = "requires_payment_method"
-    return PaymentIntentSnapshot(
-        id=session.payment_intent_id or session.id,
-        status=status,
-        amount=session.amount_total if session.amount_total is not None else payment.amount,
-        amount_received=None,
-        currency=session.currency or payment.currency,
-        client_secret=None,
-        charge_id=None,
-        payment_method_id=None,
-        card=None,
-        failure_code="async_payment_failed" if failed else None,
-        failure_message="the delayed payment failed" if failed else None,
-        metadata={},
-        created=None,
-    )
 
 
 async def checkout_status(

@@ -1,22 +1,25 @@
-"""Orders: what host apps sell, and paying for them with one PaymentIntent at a time."""
+"""Orders: what host apps sell, and paying for them with one payable attempt at a time."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
-from kassa.services import organizations, payments
+from kassa.services import organizations, payments, stripe_calls
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page, paginate
-from kassa.services.stripe_gateway import StripeGateway
+from kassa.services.stripe_gateway import StripeFailure, StripeGateway
+
+log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
 MAX_NOTIFY_EMAILS = 10
@@ -103,60 +106,104 @@ async def pay_order(
     order_id: uuid.UUID | None,
     payment_method_id: str | None = None,
 ) -> payments.PaymentIntentCreated:
-    """One PaymentIntent per attempt: concurrent calls wait for each other and share it."""
+    """One payable attempt per order: concurrent calls share it, earlier ones are retired."""
     order = await visible_order(caller, order_id)
     if order is None:
         raise not_found("order", "orderId")
-    async with _one_at_a_time(f"kassa:pay_order:{order.id}"):
-        await order.refresh_from_db(fields=["status"])
-        if order.status.is_paid:
+    attempt = await open_attempt(order, caller, via_checkout=False)
+    await retire(gateway, attempt.retired)
+    card = payment_method_id or await payments.default_card_id(order.organization)
+    return await payments.attach_payment_intent(attempt.payment, order.organization, gateway, card)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The payment to go on with, and earlier attempts to stop at Stripe before it."""
+
+    payment: Payment
+    retired: list[Payment]
+
+
+async def open_attempt(order: Order, caller: Caller, *, via_checkout: bool) -> Attempt:
+    """Under the order's row lock, for as long as two statements take: the open
+    PaymentIntent attempt is shared; any other attempt that could still take money
+    (an open Checkout Session, an intent that can be retried with another card) is retired.
+    A Checkout attempt is always new: each session carries its own return URLs."""
+    async with in_transaction() as conn:
+        locked = await Order.select_for_update(no_key=True).using_db(conn).get(id=order.id)
+        if locked.status.is_paid:
             raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
-        payment = await _open_payment(order) or await _new_attempt(order, gateway, caller)
-        card = payment_method_id or await payments.default_card_id(order.organization)
-        return await payments.attach_payment_intent(payment, order.organization, gateway, card)
+        live = await _live_attempts(conn, locked)
+        reusable = None if via_checkout else _open_intent_attempt(live)
+        payment = reusable or await order_payment(order, caller, conn, via_checkout=via_checkout)
+        return Attempt(payment, [earlier for earlier in live if earlier is not reusable])
 
 
-async def _new_attempt(order: Order, gateway: StripeGateway, caller: Caller) -> Payment:
-    """A new payment for the order; earlier declined intents are cancelled at Stripe first,
-    so a customer's other tab cannot pay the order a second time through one of them."""
-    for earlier in await Payment.filter(
-        order=order, status=PaymentStatus.FAILED, stripe_payment_intent_id__isnull=False
-    ):
-        await payments.cancel_quietly(gateway, earlier.stripe_payment_intent_id or "")
-    return await order_payment(order, caller)
+async def _live_attempts(conn: BaseDBAsyncClient, order: Order) -> list[Payment]:
+    """Attempts a customer could still pay: open ones, and declined intents (Stripe lets
+    a declined PaymentIntent be confirmed again with another card)."""
+    return (
+        await Payment.filter(order=order)
+        .filter(
+            Q(status__in=payments.OPEN_STATUSES)
+            | Q(status=PaymentStatus.FAILED, stripe_payment_intent_id__isnull=False)
+        )
+        .using_db(conn)
+        .order_by("-created_at")
+    )
 
 
-async def order_payment(order: Order, caller: Caller) -> Payment:
+def _open_intent_attempt(live: list[Payment]) -> Payment | None:
+    return next(
+        (p for p in live if not p.via_checkout and p.status in payments.OPEN_STATUSES), None
+    )
+
+
+async def retire(gateway: StripeGateway, attempts: list[Payment]) -> None:
+    """Stop earlier attempts at Stripe, each under its own Stripe-call claim so a request
+    still creating one finishes first. A retired attempt that succeeded meanwhile is
+    booked as a duplicate payment of its order and refunded (see `payments`)."""
+    for attempt in attempts:
+        async with stripe_calls.one_at_a_time(attempt.id):
+            await attempt.refresh_from_db()
+            await _stop_at_stripe(gateway, attempt)
+
+
+async def _stop_at_stripe(gateway: StripeGateway, attempt: Payment) -> None:
+    try:
+        if attempt.stripe_checkout_session_id and attempt.status in payments.OPEN_STATUSES:
+            session = await gateway.expire_checkout_session(attempt.stripe_checkout_session_id)
+            await payments.record_checkout_session(attempt.id, session)
+        elif attempt.stripe_payment_intent_id and not attempt.status.is_final:
+            intent = await gateway.cancel_payment_intent(attempt.stripe_payment_intent_id)
+            await payments.record_payment_intent(attempt.id, intent)
+        elif not (attempt.stripe_payment_intent_id or attempt.stripe_checkout_session_id):
+            # Never reached Stripe (and cannot now: it is claimed): nothing there to stop.
+            await Payment.filter(
+                id=attempt.id,
+                stripe_payment_intent_id__isnull=True,
+                stripe_checkout_session_id__isnull=True,
+                status=PaymentStatus.REQUIRES_PAYMENT_METHOD,
+            ).update(status=PaymentStatus.CANCELED)
+    except StripeFailure as exc:
+        # Already paid, expired or cancelled at Stripe: its own event tells kassa which.
+        log.warning("could not retire payment %s at Stripe: %s", attempt.id, exc)
+
+
+async def order_payment(
+    order: Order, caller: Caller, conn: BaseDBAsyncClient, *, via_checkout: bool = False
+) -> Payment:
     """A new payment for the whole order, its receipt going to the order's customer."""
     return await Payment.create(
-        organization=order.organization,
+        using_db=conn,
+        organization_id=order.organization_id,  # type: ignore[attr-defined]
         purpose=PaymentPurpose.ORDER,
-        order=order,
+        order_id=order.id,
         amount=order.amount,
         currency=order.currency,
         created_by=caller.user_id,
         receipt_email=order.customer_email,
-    )
-
-
-@asynccontextmanager
-async def _one_at_a_time(name: str) -> AsyncIterator[None]:
-    # A session-level advisory lock held on a pool connection of its own. Not a transaction:
-    # the work inside commits as it goes (a declined card must stay recorded), and the
-    # lock holds no row, so those writes cannot deadlock with it.
-    async with connections.get("default").acquire_connection() as connection:
-        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", name)
-        try:
-            yield
-        finally:
-            await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
-
-
-async def _open_payment(order: Order) -> Payment | None:
-    return (
-        await Payment.filter(order=order, status__in=payments.OPEN_STATUSES)
-        .order_by("-created_at")
-        .first()
+        via_checkout=via_checkout,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from kassa.models import Order, OrderStatus, Payment, PaymentStatus
-from kassa.services import payments
+from kassa.services import payments, stripe_calls
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import StripeFailure, StripeGateway
@@ -40,6 +40,12 @@ async def confirm_payment(
         raise DomainError(
             ErrorCode.INVALID_STATE, f"the payment is {payment.status.value}", "paymentId"
         )
+    async with stripe_calls.one_at_a_time(payment.id):
+        await _confirm(payment, gateway, payment_method_id)
+    return await Payment.get(id=payment.id)
+
+
+async def _confirm(payment: Payment, gateway: StripeGateway, payment_method_id: str | None) -> None:
     intent_id = payment.stripe_payment_intent_id or ""
     try:
         if payment_method_id:
@@ -55,16 +61,16 @@ async def confirm_payment(
         await payments.confirm_intent(payment, intent, gateway)
     except StripeFailure as exc:
         raise payments.provider_error(exc) from exc
-    return await Payment.get(id=payment.id)
 
 
 async def cancel_payment(
     caller: Caller, gateway: StripeGateway, payment_id: uuid.UUID | None
 ) -> Payment:
     payment = await _payment_under_way(caller, payment_id)
-    try:
-        intent = await gateway.cancel_payment_intent(payment.stripe_payment_intent_id or "")
-    except StripeFailure as exc:
-        raise payments.provider_error(exc) from exc
-    await payments.record_payment_intent(payment.id, intent)
+    async with stripe_calls.one_at_a_time(payment.id):
+        try:
+            intent = await gateway.cancel_payment_intent(payment.stripe_payment_intent_id or "")
+        except StripeFailure as exc:
+            raise payments.provider_error(exc) from exc
+        await payments.record_payment_intent(payment.id, intent)
     return await Payment.get(id=payment.id)

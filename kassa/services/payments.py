@@ -34,7 +34,15 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
-from kassa.services import clock, credit_lots, host_notifications, ledger, organizations
+from kassa.services import (
+    clock,
+    credit_lots,
+    host_notifications,
+    ledger,
+    organizations,
+    outbox,
+    stripe_calls,
+)
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -42,6 +50,7 @@ from kassa.services.mail import queue_mail
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     CardDetails,
+    CheckoutSnapshot,
     PaymentIntentSnapshot,
     StripeFailure,
     StripeGateway,
@@ -59,6 +68,9 @@ STRIPE_STATUS = {
     "canceled": PaymentStatus.CANCELED,
 }
 
+
+# Outbox kind: refund a payment that paid an already-paid order (when configured).
+REFUND_DUPLICATE = "stripe.refund_duplicate"
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -133,6 +145,8 @@ async def new_credit_payment(
     package: CreditPackage,
     expiry_days: int,
     idempotency_key: str | None,
+    *,
+    via_checkout: bool = False,
 ) -> Payment:
     request = TopUpRequest(organization.id, "", package.currency, None, idempotency_key)
     money = Money.of_minor(package.price, package.currency)
@@ -145,6 +159,7 @@ async def new_credit_payment(
         credit_package_code=package.code,
         credits=package.credits,
         credit_expiry_days=expiry_days,
+        via_checkout=via_checkout,
     )
 
 
@@ -201,16 +216,35 @@ async def attach_payment_intent(
     gateway: StripeGateway,
     payment_method_id: str | None,
 ) -> PaymentIntentCreated:
-    try:
-        intent = await _payment_intent_of(payment, organization, gateway, payment_method_id)
-        if payment_method_id and intent.status == "requires_confirmation":
-            intent = await confirm_intent(payment, intent, gateway)
-    except StripeFailure as exc:
-        await fail_unstarted(payment, exc)
-        raise provider_error(exc) from exc
+    async with stripe_calls.one_at_a_time(payment.id):
+        await payment.refresh_from_db()
+        _require_startable(payment)
+        try:
+            intent = await _payment_intent_of(payment, organization, gateway, payment_method_id)
+            if payment_method_id and intent.status == "requires_payment_method":
+                # An attempt made without a card (or declined) goes on with this one.
+                intent = await gateway.set_payment_method(intent.id, payment_method_id)
+            if payment_method_id and intent.status == "requires_confirmation":
+                intent = await confirm_intent(payment, intent, gateway)
+        except StripeFailure as exc:
+            await fail_unstarted(payment, exc)
+            raise provider_error(exc) from exc
     if not intent.client_secret:
         raise DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, "Stripe returned no client secret")
     return PaymentIntentCreated(await Payment.get(id=payment.id), intent.client_secret)
+
+
+def _require_startable(payment: Payment) -> None:
+    """Checkout pays its own payments; a payment without an intent that was cancelled was
+    replaced by a newer attempt at paying the same order."""
+    if payment.via_checkout or (
+        payment.stripe_payment_intent_id is None and payment.status is PaymentStatus.CANCELED
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            "this payment attempt was replaced by a newer one; pay again",
+            "paymentId",
+        )
 
 
 async def _payment_intent_of(
@@ -244,28 +278,24 @@ async def confirm_intent(
 ) -> PaymentIntentSnapshot:
     """Confirm with the card given by id (saved or test card), once per payment.
 
-    The payment row stays locked across the call, so concurrent retries of the same request
-    wait and then find it confirmed instead of confirming again; a decline is recorded
-    before it is reported.
+    Callers hold the payment's `stripe_calls.one_at_a_time` claim, so a concurrent retry of
+    the same request waits and then finds it confirmed instead of confirming again; no
+    transaction is open during the call. A decline is recorded before it is reported.
     """
+    await payment.refresh_from_db(fields=["status"])
+    if payment.status is not PaymentStatus.REQUIRES_CONFIRMATION:
+        return await gateway.retrieve_payment_intent(intent.id)
     declined: StripeFailure | None = None
-    async with in_transaction() as conn:
-        locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment.id)
-        if locked.status is not PaymentStatus.REQUIRES_CONFIRMATION:
-            confirmed = None
-        else:
-            try:
-                confirmed = await gateway.confirm_payment_intent(
-                    intent.id, payment_key=str(payment.id)
-                )
-            except StripeFailure as exc:
-                if not exc.card_declined:
-                    raise
-                declined, confirmed = exc, await gateway.retrieve_payment_intent(intent.id)
-            await apply_payment_intent(conn, locked, confirmed, _observed_now())
+    try:
+        confirmed = await gateway.confirm_payment_intent(intent.id, payment_key=str(payment.id))
+    except StripeFailure as exc:
+        if not exc.card_declined:
+            raise
+        declined, confirmed = exc, await gateway.retrieve_payment_intent(intent.id)
+    await record_payment_intent(payment.id, confirmed)
     if declined is not None:
         raise declined
-    return confirmed or await gateway.retrieve_payment_intent(intent.id)
+    return confirmed
 
 
 def _observed_now() -> datetime:
@@ -308,6 +338,58 @@ async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnap
     async with in_transaction() as conn:
         locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
         await apply_payment_intent(conn, locked, intent, _observed_now())
+
+
+async def record_checkout_session(payment_id: uuid.UUID, session: CheckoutSnapshot) -> None:
+    """Apply a Checkout Session Stripe answered with, through the same path as its events."""
+    async with in_transaction() as conn:
+        locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
+        await apply_checkout_session_to(conn, locked, session, None, _observed_now())
+
+
+async def apply_checkout_session_to(
+    conn: BaseDBAsyncClient,
+    payment: Payment,
+    session: CheckoutSnapshot,
+    event_type: str | None,
+    observed_at: datetime,
+) -> None:
+    """A session's state, read into the intent-shaped snapshot `apply_payment_intent` takes,
+    so the order, ledger, mail and notifications follow it exactly as a card payment's."""
+    if session.payment_intent_id and payment.stripe_payment_intent_id is None:
+        # From now on the intent's own events find this payment too.
+        payment.stripe_payment_intent_id = session.payment_intent_id
+    intent = checkout_as_intent(payment, session, event_type)
+    await apply_payment_intent(conn, payment, intent, observed_at)
+
+
+def checkout_as_intent(
+    payment: Payment, session: CheckoutSnapshot, event_type: str | None
+) -> PaymentIntentSnapshot:
+    failed = event_type == "checkout.session.async_payment_failed"
+    if session.status == "expired":
+        status = "canceled"
+    elif session.status == "complete" and session.payment_status == "paid":
+        status = "succeeded"
+    elif session.status == "complete" and not failed:
+        status = "processing"  # a delayed method (a bank debit) is still on its way
+    else:
+        status = "requires_payment_method"
+    return PaymentIntentSnapshot(
+        id=session.payment_intent_id or session.id,
+        status=status,
+        amount=session.amount_total if session.amount_total is not None else payment.amount,
+        amount_received=None,
+        currency=session.currency or payment.currency,
+        client_secret=None,
+        charge_id=None,
+        payment_method_id=None,
+        card=None,
+        failure_code="async_payment_failed" if failed else None,
+        failure_message="the delayed payment failed" if failed else None,
+        metadata={},
+        created=None,
+    )
 
 
 async def cancel_quietly(gateway: StripeGateway, intent_id: str) -> None:
@@ -553,7 +635,7 @@ ORDER_FOLLOWS = {
 async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
     """An order's status follows its payments: paid once any succeeds, never back."""
     order_id = payment.order_id  # type: ignore[attr-defined]
-    if order_id is None or payment.status not in ORDER_FOLLOWS:
+    if order_id is None or payment.status not in ORDER_FOLLOWS or payment.duplicate:
         return
     new_status, from_statuses = ORDER_FOLLOWS[payment.status]
     if new_status is not OrderStatus.PAID and await _order_has_other_hope(conn, payment):
@@ -567,6 +649,46 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
         await notify_host_of_order(conn, order_id)
     if changed and new_status is OrderStatus.PAID:
         await _queue_order_confirmations(conn, order_id)
+    if not changed and new_status is OrderStatus.PAID and await _paid_by_another(conn, payment):
+        await _record_duplicate(conn, payment)
+
+
+async def _paid_by_another(conn: BaseDBAsyncClient, payment: Payment) -> bool:
+    # Read after the order UPDATE above: a concurrent success that paid the order first
+    # has committed by then (the UPDATE waited for its row lock), so it is seen here.
+    return (
+        await Payment.filter(
+            order_id=payment.order_id,  # type: ignore[attr-defined]
+            status=PaymentStatus.SUCCEEDED,
+            duplicate=False,
+        )
+        .exclude(id=payment.id)
+        .using_db(conn)
+        .exists()
+    )
+
+
+async def _record_duplicate(conn: BaseDBAsyncClient, payment: Payment) -> None:
+    """Both attempts were paid at Stripe (two tabs, a session paid as it was retired): the
+    money is booked like any payment, shown as a duplicate, and given back by a refund."""
+    payment.duplicate = True
+    log.warning("payment %s paid order %s a second time", payment.id, payment.order_id)  # type: ignore[attr-defined]
+    await outbox.add(
+        conn, REFUND_DUPLICATE, f"{REFUND_DUPLICATE}:{payment.id}", {"payment": str(payment.id)}
+    )
+    money = Money.of_minor(payment.amount, payment.currency)
+    await host_notifications.queue(
+        conn,
+        payment.organization_id,  # type: ignore[attr-defined]
+        "payment.duplicate",
+        f"payment:{payment.id}:duplicate",
+        {
+            "id": encode(IdKind.PAYMENT, payment.id),
+            "order": encode(IdKind.ORDER, payment.order_id),  # type: ignore[attr-defined]
+            "amount": money.format(),
+            "currency": money.currency,
+        },
+    )
 
 
 async def notify_host_of_order(conn: BaseDBAsyncClient, order_id: uuid.UUID) -> None:

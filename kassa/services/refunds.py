@@ -60,10 +60,29 @@ async def refund_payment(
     caller: Caller, gateway: StripeGateway, request: RefundRequest
 ) -> tuple[Refund, Payment]:
     payment = await _refundable(caller, request)
-    refund = await _reserve(caller, payment, request)
+    refund = await _reserve(caller.user_id, payment, request)
     if refund.stripe_refund_id is None and refund.status is RefundStatus.PENDING:
         await _send_to_stripe(refund, payment, gateway)
     return await Refund.get(id=refund.id), await Payment.get(id=payment.id)
+
+
+async def refund_duplicate(payment_id: uuid.UUID, gateway: StripeGateway) -> None:
+    """Give back a payment that paid an already-paid order: what is left of it, once (its
+    key is fixed), retried by the outbox until Stripe has answered."""
+    payment = await Payment.get(id=payment_id)
+    request = RefundRequest(
+        payment_id,
+        reason="paid an order that was already paid",
+        idempotency_key=f"kassa:duplicate:{payment_id}",
+    )
+    try:
+        refund = await _reserve("kassa", payment, request)
+    except DomainError as exc:
+        if exc.code is ErrorCode.REFUND_EXCEEDS_CAPTURED:
+            return  # refunded in full already, by hand or from Stripe's dashboard
+        raise
+    if refund.stripe_refund_id is None and refund.status is RefundStatus.PENDING:
+        await _send_to_stripe(refund, payment, gateway)
 
 
 async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
@@ -84,7 +103,7 @@ async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
     return payment
 
 
-async def _reserve(caller: Caller, payment: Payment, request: RefundRequest) -> Refund:
+async def _reserve(created_by: str, payment: Payment, request: RefundRequest) -> Refund:
     fingerprint = hashlib.sha256(f"{request.amount}|{request.reason}".encode()).hexdigest()
     async with in_transaction() as conn:
         locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment.id)
@@ -103,7 +122,7 @@ async def _reserve(caller: Caller, payment: Payment, request: RefundRequest) -> 
             reason=request.reason,
             idempotency_key=request.idempotency_key,
             request_fingerprint=fingerprint,
-            created_by=caller.user_id,
+            created_by=created_by,
         )
 
 
@@ -349,8 +368,8 @@ def _refunded_from(payment: Payment) -> ledger.AccountRef | None:
 
 async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
     order_id = payment.order_id  # type: ignore[attr-defined]
-    if order_id is None:
-        return
+    if order_id is None or payment.duplicate:
+        return  # a duplicate's refund gives back the second payment, not the order's
     if payment.amount_refunded >= payment.amount:
         status = OrderStatus.REFUNDED
     elif payment.amount_refunded > 0:

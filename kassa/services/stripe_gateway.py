@@ -449,6 +449,10 @@ class StripeGateway:
         session = await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
         return checkout_snapshot(session.to_dict())
 
+    async def expire_checkout_session(self, session_id: str) -> CheckoutSnapshot:
+        session = await self._call(self._client.v1.checkout.sessions.expire_async(session_id))
+        return checkout_snapshot(session.to_dict())
+
     async def create_refund(
         self, *, refund_key: str, payment_intent_id: str, amount: int, metadata: dict[str, str]
     ) -> RefundSnapshot:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import Tortoise
 
 from kassa.config import ConfigurationError, Settings
-from kassa.db import tortoise_config
+from kassa.db import PoolLimits, pool_limits, tortoise_config
 from kassa.models import Organization, StripeEvent, StripeEventStatus
 from kassa.services import api_keys, jobs, reconciliation, stripe_events
 from kassa.services.identity import OrgRole
@@ -24,8 +24,8 @@ from kassa.worker.runner import Worker
 
 
 @asynccontextmanager
-async def _database(url: str) -> AsyncIterator[None]:
-    await Tortoise.init(config=tortoise_config(url))
+async def _database(url: str, limits: PoolLimits | None = None) -> AsyncIterator[None]:
+    await Tortoise.init(config=tortoise_config(url, limits))
     try:
         yield
     finally:
@@ -34,7 +34,7 @@ async def _database(url: str) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _opened(settings: Settings, url: str) -> AsyncIterator[Runtime]:
-    async with _database(url):
+    async with _database(url, pool_limits(settings)):
         runtime = Runtime.from_settings(settings, url)
         await runtime.open()
         try:

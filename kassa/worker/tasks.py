@@ -42,6 +42,11 @@ def register_follow_ups(runtime: Runtime) -> None:
             str(payload["payment_method"]), customer if isinstance(customer, str) else None, gateway
         )
 
+    async def refund_duplicate(payload: Mapping[str, object]) -> None:
+        if runtime.settings.refund_duplicate_payments:
+            await refunds.refund_duplicate(uuid.UUID(str(payload["payment"])), gateway)
+
+    outbox.register_sender(payments.REFUND_DUPLICATE, refund_duplicate)
     outbox.register_sender(stripe_events.READ_CARD_DETAILS, card_details)
     outbox.register_sender(stripe_events.READ_CHARGE_REFUNDS, charge_refunds)
     outbox.register_sender(stripe_events.READ_SAVED_CARD, saved_card)

@@ -37,6 +37,7 @@ async def _checkout_payment(member: Member, order_id: str) -> Payment:
         amount=order.amount,
         currency=order.currency,
         stripe_checkout_session_id=f"cs_test_{uuid.uuid4().hex}",
+        via_checkout=True,
     )
 
 
