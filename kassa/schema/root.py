@@ -8,10 +8,11 @@ from typing import Annotated
 import strawberry
 
 from kassa import models
-from kassa.ids import IdKind, decode, kind_of
+from kassa.ids import IdKind, decode
 from kassa.resolvers import cards as card_resolvers
 from kassa.resolvers import checkout as checkout_resolvers
 from kassa.resolvers import credits as credit_resolvers
+from kassa.resolvers import nodes as node_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -299,14 +300,7 @@ class Query:
 
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        kind = kind_of(id)
-        if kind is IdKind.ORGANIZATION:
-            return await organization_resolvers.organization(info, id)
-        if kind is IdKind.PAYMENT:
-            return await payment_resolvers.payment(info, id)
-        if kind is IdKind.ORDER:
-            return await order_resolvers.order(info, id)
-        return None
+        return await node_resolvers.node(info, id)
 
 
 @strawberry.type

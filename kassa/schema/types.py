@@ -44,6 +44,8 @@ class Node:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool
+    start_cursor: str | None
 
 
 @strawberry.type
