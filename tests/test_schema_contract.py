@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import graphql
 
 from kassa.schema import build_schema
+from kassa.schema.scalars import SCALARS
 from kassa.schema.types import CheckoutPaymentStatus, CheckoutStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +74,16 @@ def test_datetime_is_rfc_3339_and_says_so() -> None:
     assert (
         'scalar DateTime @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc3339")' in sdl
     )
+
+
+def test_datetime_without_an_offset_is_read_as_utc() -> None:
+    # given
+    parse = SCALARS[datetime].parse_value
+    assert parse is not None
+
+    # then: never the server's local time
+    assert parse("2026-11-28T14:05:00") == datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
+    assert parse("2026-11-28T14:05:00+02:00") == datetime(2026, 11, 28, 12, 5, tzinfo=UTC)
 
 
 def test_checkout_enums_are_null_for_a_value_kassa_does_not_know() -> None:
