@@ -14,6 +14,14 @@ async def payment_methods(
     return [gql.PaymentMethod.of(card) for card in await saved_cards.listed(organization)]
 
 
+async def payment_method(info: gql.Info, id: str) -> gql.PaymentMethod | None:
+    caller = info.context.caller
+    if caller is None:
+        return None
+    found = await saved_cards.visible_card(caller, decode(IdKind.SAVED_CARD, id))
+    return gql.PaymentMethod.of(found) if found else None
+
+
 async def create_setup_intent(
     info: gql.Info, organization_id: str
 ) -> gql.SetupIntentCreated | UserError:

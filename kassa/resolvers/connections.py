@@ -18,5 +18,10 @@ def connection(page: Page[Item], to_node: Callable[[Item], NodeType]) -> gql.Con
 
     return gql.Connection(
         edges=[gql.Edge(cursor=cursor, node=to_node(item)) for cursor, item in page.items],
-        page_info=gql.PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        page_info=gql.PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        ),
     )

@@ -12,7 +12,13 @@ async def memberships(info: gql.Info) -> list[gql.Membership]:
     if caller.org_external_id is None or caller.org_role is None:
         return []
     organization = await organizations.provision(caller.org_external_id)
-    return [gql.Membership(organization=gql.Organization.of(organization), role=caller.org_role)]
+    return [
+        gql.Membership(
+            organization=gql.Organization.of(organization),
+            role=caller.org_role,
+            organization_role=caller.org_role,
+        )
+    ]
 
 
 async def viewer(info: gql.Info) -> gql.Viewer:

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
 from kassa import models
+from kassa.ids import IdKind, decode
 from kassa.schema import types as gql
 from kassa.schema.errors import UserError
 from kassa.services import refunds
 from kassa.services.errors import DomainError
+
+
+async def refund(info: gql.Info, id: str) -> gql.Refund | None:
+    caller = info.context.caller
+    if caller is None:
+        return None
+    found = await refunds.visible_refund(caller, decode(IdKind.REFUND, id))
+    return gql.Refund.of(found) if found else None
 
 
 async def refunds_of_payment(info: gql.Info, payment: models.Payment) -> list[gql.Refund]:

@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import strawberry
 
+from kassa.schema.enums import describe_enum
 from kassa.services.errors import DomainError, ErrorCode
 
 # The domain's enum, registered with the schema as it is (names are the GraphQL values).
-strawberry.enum(ErrorCode)
+describe_enum(
+    ErrorCode,
+    "What went wrong, for a client to act on; each mutation's description lists its codes",
+    {
+        "INVALID_AMOUNT": "Not an amount the currency can charge: zero, negative, too many "
+        "decimals, more than 8 digits in minor units, not a decimal string",
+        "UNSUPPORTED_CURRENCY": "Not a currency Stripe charges cards in",
+        "NOT_FOUND": "No such object for this caller: missing or another organization's",
+        "FORBIDDEN": "The caller's role may not do this (refunds, statistics and host "
+        "notifications are for owners and admins)",
+        "ALREADY_PAID": "The order is paid already",
+        "REFUND_EXCEEDS_CAPTURED": "More than the payment has left to refund",
+        "INSUFFICIENT_BALANCE": "The wallet holds less than this needs",
+        "INSUFFICIENT_CREDITS": "Fewer spendable credits than asked for",
+        "CREDITS_ALREADY_CONSUMED": "Refunding a credit package would take back credits "
+        "already spent",
+        "IDEMPOTENCY_KEY_REUSED": "This key (or order reference) came with a different request "
+        "before",
+        "PAYMENT_PROVIDER_ERROR": "Stripe refused or could not be reached; message says why",
+        "CARD_DECLINED": "The bank declined the card; try another",
+        "REQUIRES_ACTION": "Reserved: the card needs the customer's authentication (kassa "
+        "answers with the payment in REQUIRES_ACTION instead)",
+        "INVALID_STATE": "The object is not in a state that allows this (message says which)",
+        "INVALID_INPUT": "An argument is malformed; field names it",
+    },
+)
 
 
-@strawberry.interface
+@strawberry.interface(description="An expected failure a client can act on")
 class Error:
-    code: ErrorCode
-    message: str
-    field: str | None = None
+    code: ErrorCode = strawberry.field(description="What went wrong")
+    message: str = strawberry.field(description="What went wrong in words, for developers")
+    field: str | None = strawberry.field(
+        default=None, description="The input field at fault (camelCase), when there is one"
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The failure result of every mutation")
 class UserError(Error):
     @classmethod
     def of(cls, error: DomainError) -> UserError:

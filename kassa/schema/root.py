@@ -8,10 +8,11 @@ from typing import Annotated
 import strawberry
 
 from kassa import models
-from kassa.ids import IdKind, decode, kind_of
+from kassa.ids import IdKind, decode
 from kassa.resolvers import cards as card_resolvers
 from kassa.resolvers import checkout as checkout_resolvers
 from kassa.resolvers import credits as credit_resolvers
+from kassa.resolvers import nodes as node_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -21,11 +22,13 @@ from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.errors import UserError
 from kassa.schema.scalars import DecimalText
 from kassa.schema.types import (
+    After,
     CheckoutStarted,
     CheckoutStatus,
     Connection,
     CreditPackage,
     CreditsConsumed,
+    First,
     HostNotificationsConfigured,
     Info,
     Node,
@@ -50,28 +53,56 @@ from kassa.services.payments import TopUpRequest
 from kassa.services.refunds import RefundRequest
 from kassa.services.wallets import DebitRequest
 
+RETRY_KEY = (
+    "Makes a retry safe: the same key returns the first result; another request under it "
+    "is IDEMPOTENCY_KEY_REUSED"
+)
+
 PaymentIntentResult = Annotated[
-    PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
+    PaymentIntentCreated | UserError,
+    strawberry.union(
+        "PaymentIntentResult",
+        description="What topUpWallet, payOrder and buyCredits answer: "
+        "PaymentIntentCreated, or a UserError",
+    ),
 ]
 StripeEventResult = Annotated[
-    StripeEventReplayed | UserError, strawberry.union("StripeEventResult")
+    StripeEventReplayed | UserError,
+    strawberry.union(
+        "StripeEventResult",
+        description="What replayStripeEvent answers: StripeEventReplayed, or a UserError",
+    ),
 ]
 
 
-OrderResult = Annotated[OrderCreated | UserError, strawberry.union("OrderResult")]
+OrderResult = Annotated[
+    OrderCreated | UserError,
+    strawberry.union(
+        "OrderResult", description="What createOrder answers: OrderCreated, or a UserError"
+    ),
+]
 
 
-@strawberry.input
+@strawberry.input(description="An order to record")
 class CreateOrderInput:
-    organization_id: strawberry.ID
-    amount: DecimalText
-    currency: str
+    organization_id: strawberry.ID = strawberry.field(description="The selling organization")
+    amount: DecimalText = strawberry.field(description='The price in major units: "49.00"')
+    currency: str = strawberry.field(description="ISO 4217 code: eur")
     reference: str | None = strawberry.field(
-        default=None, description="the host app's id for what is sold; unique per organization"
+        default=None,
+        description="The host app's id for what is sold; unique per organization, so a "
+        "retried createOrder returns the same order",
     )
-    description: str | None = None
-    customer_email: str | None = None
-    notify_emails: list[str] = strawberry.field(default_factory=list)
+    description: str | None = strawberry.field(
+        default=None, description="What is sold, for the customer (1 to 1,000 characters)"
+    )
+    customer_email: str | None = strawberry.field(
+        default=None, description="Gets the receipt and the order confirmation"
+    )
+    notify_emails: list[str] = strawberry.field(
+        default_factory=list,
+        description="Also told when the order is paid (at most 10 addresses)",
+    )
 
     def to_request(self) -> NewOrder:
         return NewOrder(
@@ -85,26 +116,37 @@ class CreateOrderInput:
         )
 
 
-@strawberry.input
+@strawberry.input(description="An order to pay by PaymentIntent")
 class PayOrderInput:
-    order_id: strawberry.ID
-    payment_method_id: strawberry.ID | None = None
+    order_id: strawberry.ID = strawberry.field(description="The order (ord_…)")
+    payment_method_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A card to charge on the server (pm_… from Stripe.js); when omitted the "
+        "default saved card, else the answer's clientSecret is for the browser",
+    )
 
 
-RefundResult = Annotated[RefundCreated | UserError, strawberry.union("RefundResult")]
+RefundResult = Annotated[
+    RefundCreated | UserError,
+    strawberry.union(
+        "RefundResult", description="What refundPayment answers: RefundCreated, or a UserError"
+    ),
+]
 
 
-@strawberry.input
+@strawberry.input(description="A refund to ask Stripe for")
 class RefundPaymentInput:
-    payment_id: strawberry.ID
+    payment_id: strawberry.ID = strawberry.field(description="The succeeded payment (pay_…)")
     amount: DecimalText | None = strawberry.field(
-        default=None, description="in the payment's currency; all that is left when omitted"
+        default=None, description="In the payment's currency; all that is left when omitted"
     )
-    reason: str | None = None
+    reason: str | None = strawberry.field(
+        default=None, description="Why, kept with the refund (at most 500 characters)"
+    )
     allow_negative_balance: bool = strawberry.field(
-        default=False, description="platform admins: refund a top-up the wallet no longer holds"
+        default=False, description="Platform admins: refund a top-up the wallet no longer holds"
     )
-    idempotency_key: str | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
 
     def to_request(self) -> RefundRequest:
         return RefundRequest(
@@ -117,59 +159,100 @@ class RefundPaymentInput:
 
 
 HostNotificationsResult = Annotated[
-    HostNotificationsConfigured | UserError, strawberry.union("HostNotificationsResult")
+    HostNotificationsConfigured | UserError,
+    strawberry.union(
+        "HostNotificationsResult",
+        description="What setHostNotifications answers: "
+        "HostNotificationsConfigured, or a UserError",
+    ),
 ]
 
 
-@strawberry.input
+@strawberry.input(description="Where to send an organization's notifications")
 class SetHostNotificationsInput:
-    organization_id: strawberry.ID
-    url: str
+    organization_id: strawberry.ID = strawberry.field(description="The organization (org_…)")
+    url: str = strawberry.field(
+        description="The host app's http(s) endpoint; in production a public address"
+    )
 
 
-PaymentResult = Annotated[PaymentChanged | UserError, strawberry.union("PaymentResult")]
-
-
-@strawberry.input
-class ConfirmPaymentInput:
-    payment_id: strawberry.ID
-    payment_method_id: strawberry.ID | None = None
-
-
-@strawberry.input
-class CancelPaymentInput:
-    payment_id: strawberry.ID
-
-
-SetupIntentResult = Annotated[SetupIntentCreated | UserError, strawberry.union("SetupIntentResult")]
-PaymentMethodResult = Annotated[
-    PaymentMethodChanged | UserError, strawberry.union("PaymentMethodResult")
+PaymentResult = Annotated[
+    PaymentChanged | UserError,
+    strawberry.union(
+        "PaymentResult",
+        description="What confirmPayment and cancelPayment answer: PaymentChanged, or a UserError",
+    ),
 ]
 
 
-@strawberry.input
+@strawberry.input(description="A payment to confirm on the server")
+class ConfirmPaymentInput:
+    payment_id: strawberry.ID = strawberry.field(description="The payment under way (pay_…)")
+    payment_method_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The card to confirm with (pm_…); the one already set when omitted",
+    )
+
+
+@strawberry.input(description="A payment to cancel")
+class CancelPaymentInput:
+    payment_id: strawberry.ID = strawberry.field(description="The payment under way (pay_…)")
+
+
+SetupIntentResult = Annotated[
+    SetupIntentCreated | UserError,
+    strawberry.union(
+        "SetupIntentResult",
+        description="What createSetupIntent answers: SetupIntentCreated, or a UserError",
+    ),
+]
+PaymentMethodResult = Annotated[
+    PaymentMethodChanged | UserError,
+    strawberry.union(
+        "PaymentMethodResult",
+        description="What setDefaultPaymentMethod and detachPaymentMethod answer: "
+        "PaymentMethodChanged, or a UserError",
+    ),
+]
+
+
+@strawberry.input(description="The organization that saves a card")
 class CreateSetupIntentInput:
-    organization_id: strawberry.ID
+    organization_id: strawberry.ID = strawberry.field(description="The organization (org_…)")
 
 
-@strawberry.input
+@strawberry.input(description="A saved card")
 class PaymentMethodInput:
-    payment_method_id: strawberry.ID
+    payment_method_id: strawberry.ID = strawberry.field(
+        description="The saved card's id (card_…), as paymentMethods lists it"
+    )
 
 
-CheckoutResult = Annotated[CheckoutStarted | UserError, strawberry.union("CheckoutResult")]
+CheckoutResult = Annotated[
+    CheckoutStarted | UserError,
+    strawberry.union(
+        "CheckoutResult", description="What startCheckout answers: CheckoutStarted, or a UserError"
+    ),
+]
 
 
 @strawberry.input(description="Either orderId, or organizationId and creditPackage")
 class StartCheckoutInput:
     success_url: str = strawberry.field(
-        description="may hold {CHECKOUT_SESSION_ID}, which Stripe fills in"
+        description="Where Stripe sends the customer after paying (http or https); may hold "
+        "{CHECKOUT_SESSION_ID}, which Stripe fills in"
     )
-    cancel_url: str
-    order_id: strawberry.ID | None = None
-    organization_id: strawberry.ID | None = None
+    cancel_url: str = strawberry.field(
+        description="Where Stripe sends the customer who gives up (http or https)"
+    )
+    order_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The order to pay (ord_…)"
+    )
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The organization buying credits (org_…)"
+    )
     credit_package: str | None = strawberry.field(
-        default=None, description="the code of the credit package to buy"
+        default=None, description="The code of the credit package to buy"
     )
 
     def to_request(self) -> CheckoutRequest:
@@ -187,24 +270,31 @@ class StartCheckoutInput:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A credit package to buy")
 class BuyCreditsInput:
-    organization_id: strawberry.ID
-    package_code: str
-    idempotency_key: str | None = None
+    organization_id: strawberry.ID = strawberry.field(description="The buyer (org_…)")
+    package_code: str = strawberry.field(
+        description="The package's code, as creditPackages lists it"
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
 
 
-WalletResult = Annotated[WalletDebited | UserError, strawberry.union("WalletResult")]
+WalletResult = Annotated[
+    WalletDebited | UserError,
+    strawberry.union(
+        "WalletResult", description="What debitWallet answers: WalletDebited, or a UserError"
+    ),
+]
 
 
-@strawberry.input
+@strawberry.input(description="Money to take out of a wallet")
 class DebitWalletInput:
-    organization_id: strawberry.ID
-    amount: DecimalText
-    currency: str
-    reason: str = strawberry.field(description="what the money paid for, shown in the history")
+    organization_id: strawberry.ID = strawberry.field(description="The wallet's owner (org_…)")
+    amount: DecimalText = strawberry.field(description='In major units: "7.50"')
+    currency: str = strawberry.field(description="The wallet's ISO 4217 code: usd")
+    reason: str = strawberry.field(description="What the money paid for, shown in the history")
     idempotency_key: str = strawberry.field(
-        description="the same key returns the first result; a different request under it fails"
+        description="The same key returns the first result; a different request under it fails"
     )
 
     def to_request(self) -> DebitRequest:
@@ -217,16 +307,21 @@ class DebitWalletInput:
         )
 
 
-CreditsResult = Annotated[CreditsConsumed | UserError, strawberry.union("CreditsResult")]
+CreditsResult = Annotated[
+    CreditsConsumed | UserError,
+    strawberry.union(
+        "CreditsResult", description="What consumeCredits answers: CreditsConsumed, or a UserError"
+    ),
+]
 
 
-@strawberry.input
+@strawberry.input(description="Credits to spend")
 class ConsumeCreditsInput:
-    organization_id: strawberry.ID
-    credits: int
-    reason: str = strawberry.field(description="what the credits paid for, shown in the history")
+    organization_id: strawberry.ID = strawberry.field(description="The credits' owner (org_…)")
+    credits: int = strawberry.field(description="How many, at least 1")
+    reason: str = strawberry.field(description="What the credits paid for, shown in the history")
     idempotency_key: str = strawberry.field(
-        description="the same key returns the first result; a different request under it fails"
+        description="The same key returns the first result; a different request under it fails"
     )
 
     def to_request(self) -> ConsumeCredits:
@@ -238,18 +333,22 @@ class ConsumeCreditsInput:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A stored Stripe event to apply again")
 class ReplayStripeEventInput:
-    event_id: str
+    event_id: str = strawberry.field(description="Stripe's event id (evt_…)")
 
 
-@strawberry.input
+@strawberry.input(description="A card payment into a wallet")
 class TopUpWalletInput:
-    organization_id: strawberry.ID
-    amount: DecimalText
-    currency: str
-    payment_method_id: strawberry.ID | None = None
-    idempotency_key: str | None = None
+    organization_id: strawberry.ID = strawberry.field(description="The wallet's owner (org_…)")
+    amount: DecimalText = strawberry.field(description='In major units: "25.00"')
+    currency: str = strawberry.field(description="ISO 4217 code: usd")
+    payment_method_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A card to charge on the server (pm_… from Stripe.js); when omitted the "
+        "default saved card, else the answer's clientSecret is for the browser",
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
 
     def to_request(self) -> TopUpRequest:
         return TopUpRequest(
@@ -261,148 +360,284 @@ class TopUpWalletInput:
         )
 
 
-@strawberry.type
+@strawberry.type(description="What can be read")
 class Query:
-    @strawberry.field
+    @strawberry.field(description="Who is calling")
     async def viewer(self, info: Info) -> Viewer:
         return await organization_resolvers.viewer(info)
 
-    @strawberry.field(description="null unless the caller belongs to it (or is platform admin)")
-    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
+    @strawberry.field(
+        description="The organization; null unless the caller belongs to it (or is a platform "
+        "admin)"
+    )
+    async def organization(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The organization (org_…)")],
+    ) -> Organization | None:
         return await organization_resolvers.organization(info, id)
 
-    @strawberry.field(description="null unless visible to the caller")
-    async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
+    @strawberry.field(description="The payment; null unless the caller may see it")
+    async def payment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The payment (pay_…)")],
+    ) -> Payment | None:
         return await payment_resolvers.payment(info, id)
 
-    @strawberry.field(description="null unless visible to the caller")
-    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+    @strawberry.field(description="The order; null unless the caller may see it")
+    async def order(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The order (ord_…)")],
+    ) -> Order | None:
         return await order_resolvers.order(info, id)
 
-    @strawberry.field(description="The credit packages on sale")
+    @strawberry.field(description="The credit packages on sale, cheapest first")
     async def credit_packages(self, info: Info) -> list[CreditPackage]:
         return await credit_resolvers.packages(info)
 
-    @strawberry.field(description="For the success page: asks Stripe when the webhook is late")
-    async def checkout_status(self, info: Info, session_id: str) -> CheckoutStatus | None:
+    @strawberry.field(
+        description="For the success page: asks Stripe when the webhook is late; null unless "
+        "the session is the caller's"
+    )
+    async def checkout_status(
+        self,
+        info: Info,
+        session_id: Annotated[
+            str,
+            strawberry.argument(
+                description="Stripe's Checkout Session (cs_…), as the success URL got it"
+            ),
+        ],
+    ) -> CheckoutStatus | None:
         return await checkout_resolvers.checkout_status(info, session_id)
 
-    @strawberry.field(description="The Stripe event inbox; platform admins only")
+    @strawberry.field(
+        description="The Stripe event inbox, newest first; platform admins only (FORBIDDEN)"
+    )
     async def stripe_events(
         self,
         info: Info,
-        status: models.StripeEventStatus | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        status: Annotated[
+            models.StripeEventStatus | None,
+            strawberry.argument(description="Only events in this status; all when omitted"),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[StripeEvent]:
         return await stripe_event_resolvers.events(info, status, first, after)
 
-    @strawberry.field
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        kind = kind_of(id)
-        if kind is IdKind.ORGANIZATION:
-            return await organization_resolvers.organization(info, id)
-        if kind is IdKind.PAYMENT:
-            return await payment_resolvers.payment(info, id)
-        if kind is IdKind.ORDER:
-            return await order_resolvers.order(info, id)
-        return None
+    @strawberry.field(
+        description="Any object with an id, under the rules of its own field: null unless "
+        "visible to the caller"
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Any Node's id")],
+    ) -> Node | None:
+        return await node_resolvers.node(info, id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="What can be done. Expected failures are a UserError in the result, "
+    "listed in each mutation's description"
+)
 class Mutation:
-    @strawberry.mutation(description="Start a card top-up of the organization's wallet")
-    async def top_up_wallet(self, info: Info, input: TopUpWalletInput) -> PaymentIntentResult:
+    @strawberry.mutation(
+        description="Start a card top-up of the organization's wallet; the money arrives when "
+        "Stripe says the payment succeeded. Errors: NOT_FOUND, INVALID_AMOUNT, "
+        "UNSUPPORTED_CURRENCY, INVALID_INPUT, IDEMPOTENCY_KEY_REUSED, CARD_DECLINED, "
+        "PAYMENT_PROVIDER_ERROR"
+    )
+    async def top_up_wallet(
+        self,
+        info: Info,
+        input: Annotated[TopUpWalletInput, strawberry.argument(description="The top-up")],
+    ) -> PaymentIntentResult:
         return await payment_resolvers.top_up_wallet(info, input.to_request())
 
-    @strawberry.mutation(description="Record something a host app sells, to be paid")
-    async def create_order(self, info: Info, input: CreateOrderInput) -> OrderResult:
+    @strawberry.mutation(
+        description="Record something a host app sells, to be paid. Errors: NOT_FOUND, "
+        "INVALID_AMOUNT, UNSUPPORTED_CURRENCY, INVALID_INPUT, IDEMPOTENCY_KEY_REUSED "
+        "(the reference exists with another amount)"
+    )
+    async def create_order(
+        self,
+        info: Info,
+        input: Annotated[CreateOrderInput, strawberry.argument(description="The order")],
+    ) -> OrderResult:
         return await order_resolvers.create_order(info, input.to_request())
 
-    @strawberry.mutation(description="Pay an order by PaymentIntent (ALREADY_PAID once paid)")
-    async def pay_order(self, info: Info, input: PayOrderInput) -> PaymentIntentResult:
+    @strawberry.mutation(
+        description="Pay an order by PaymentIntent; concurrent calls share one. Errors: NOT_FOUND, "
+        "ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+    )
+    async def pay_order(
+        self,
+        info: Info,
+        input: Annotated[PayOrderInput, strawberry.argument(description="The order and card")],
+    ) -> PaymentIntentResult:
         return await order_resolvers.pay_order(info, input.order_id, input.payment_method_id)
 
-    @strawberry.mutation(description="Buy a credit package by PaymentIntent (Stripe Elements)")
-    async def buy_credits(self, info: Info, input: BuyCreditsInput) -> PaymentIntentResult:
+    @strawberry.mutation(
+        description="Buy a credit package by PaymentIntent (Stripe Elements); the credits arrive "
+        "when Stripe says it succeeded. Errors: NOT_FOUND (organization or package), "
+        "INVALID_INPUT, IDEMPOTENCY_KEY_REUSED, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+    )
+    async def buy_credits(
+        self,
+        info: Info,
+        input: Annotated[BuyCreditsInput, strawberry.argument(description="The package")],
+    ) -> PaymentIntentResult:
         return await credit_resolvers.buy_credits(
             info, input.organization_id, input.package_code, input.idempotency_key
         )
 
     @strawberry.mutation(
-        description="Pay an order or buy a credit package on Stripe Checkout's hosted page"
+        description="Pay an order or buy a credit package on Stripe Checkout's hosted page. "
+        "Errors: NOT_FOUND, ALREADY_PAID, INVALID_INPUT, PAYMENT_PROVIDER_ERROR"
     )
-    async def start_checkout(self, info: Info, input: StartCheckoutInput) -> CheckoutResult:
+    async def start_checkout(
+        self,
+        info: Info,
+        input: Annotated[StartCheckoutInput, strawberry.argument(description="What to pay")],
+    ) -> CheckoutResult:
         return await checkout_resolvers.start_checkout(info, input.to_request())
 
     @strawberry.mutation(
-        description="Spend credits, soonest-expiring lots first; members and API keys"
+        description="Spend credits, soonest-expiring lots first; members and API keys. "
+        "Errors: NOT_FOUND, INVALID_INPUT, INSUFFICIENT_CREDITS, IDEMPOTENCY_KEY_REUSED"
     )
-    async def consume_credits(self, info: Info, input: ConsumeCreditsInput) -> CreditsResult:
+    async def consume_credits(
+        self,
+        info: Info,
+        input: Annotated[ConsumeCreditsInput, strawberry.argument(description="What to spend")],
+    ) -> CreditsResult:
         return await credit_resolvers.consume_credits(info, input.to_request())
 
     @strawberry.mutation(
-        description="Take money out of the wallet (never below zero); members and API keys"
+        description="Take money out of the wallet (never below zero); members and API keys. "
+        "Errors: NOT_FOUND, INVALID_AMOUNT, UNSUPPORTED_CURRENCY, INVALID_INPUT, "
+        "INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED"
     )
-    async def debit_wallet(self, info: Info, input: DebitWalletInput) -> WalletResult:
+    async def debit_wallet(
+        self,
+        info: Info,
+        input: Annotated[DebitWalletInput, strawberry.argument(description="What to take")],
+    ) -> WalletResult:
         return await wallet_resolvers.debit_wallet(info, input.to_request())
 
-    @strawberry.mutation(description="Confirm a payment on the server with a saved or given card")
-    async def confirm_payment(self, info: Info, input: ConfirmPaymentInput) -> PaymentResult:
+    @strawberry.mutation(
+        description="Confirm a payment on the server with a saved or given card. "
+        "Errors: NOT_FOUND, INVALID_STATE, ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+    )
+    async def confirm_payment(
+        self,
+        info: Info,
+        input: Annotated[
+            ConfirmPaymentInput, strawberry.argument(description="The payment and card")
+        ],
+    ) -> PaymentResult:
         return await payment_resolvers.confirm_payment(
             info, input.payment_id, input.payment_method_id
         )
 
-    @strawberry.mutation(description="Cancel a payment that has not succeeded")
-    async def cancel_payment(self, info: Info, input: CancelPaymentInput) -> PaymentResult:
+    @strawberry.mutation(
+        description="Cancel a payment that has not succeeded (its order becomes CANCELED). "
+        "Errors: NOT_FOUND, INVALID_STATE, PAYMENT_PROVIDER_ERROR"
+    )
+    async def cancel_payment(
+        self,
+        info: Info,
+        input: Annotated[CancelPaymentInput, strawberry.argument(description="The payment")],
+    ) -> PaymentResult:
         return await payment_resolvers.cancel_payment(info, input.payment_id)
 
-    @strawberry.mutation(description="Start saving a card: confirm the secret with Stripe.js")
+    @strawberry.mutation(
+        description="Start saving a card: confirm the secret with Stripe.js. Errors: NOT_FOUND, "
+        "PAYMENT_PROVIDER_ERROR"
+    )
     async def create_setup_intent(
-        self, info: Info, input: CreateSetupIntentInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateSetupIntentInput, strawberry.argument(description="The organization")
+        ],
     ) -> SetupIntentResult:
         return await card_resolvers.create_setup_intent(info, input.organization_id)
 
-    @strawberry.mutation(description="The card that pays when none is named")
+    @strawberry.mutation(
+        description="Make a saved card the one that pays when none is named. Errors: NOT_FOUND"
+    )
     async def set_default_payment_method(
-        self, info: Info, input: PaymentMethodInput
+        self,
+        info: Info,
+        input: Annotated[PaymentMethodInput, strawberry.argument(description="The card")],
     ) -> PaymentMethodResult:
         return await card_resolvers.set_default(info, input.payment_method_id)
 
-    @strawberry.mutation(description="Forget a saved card (detached from the Stripe customer)")
+    @strawberry.mutation(
+        description="Forget a saved card (detached from the Stripe customer). Errors: NOT_FOUND, "
+        "PAYMENT_PROVIDER_ERROR"
+    )
     async def detach_payment_method(
-        self, info: Info, input: PaymentMethodInput
+        self,
+        info: Info,
+        input: Annotated[PaymentMethodInput, strawberry.argument(description="The card")],
     ) -> PaymentMethodResult:
         return await card_resolvers.detach(info, input.payment_method_id)
 
-    @strawberry.mutation(description="Refund all or part of a payment; owners and admins")
-    async def refund_payment(self, info: Info, input: RefundPaymentInput) -> RefundResult:
+    @strawberry.mutation(
+        description="Refund all or part of a payment; owners and admins. Errors: NOT_FOUND, "
+        "FORBIDDEN, INVALID_STATE, INVALID_AMOUNT, INVALID_INPUT, "
+        "REFUND_EXCEEDS_CAPTURED, INSUFFICIENT_BALANCE (a top-up already spent), "
+        "CREDITS_ALREADY_CONSUMED, IDEMPOTENCY_KEY_REUSED, PAYMENT_PROVIDER_ERROR"
+    )
+    async def refund_payment(
+        self,
+        info: Info,
+        input: Annotated[RefundPaymentInput, strawberry.argument(description="The refund")],
+    ) -> RefundResult:
         return await refund_resolvers.refund_payment(info, input.to_request())
 
     @strawberry.mutation(
-        description="Where kassa POSTs signed payment and order changes; owners and admins"
+        description="Where kassa POSTs signed payment and order changes; owners and admins. "
+        "Errors: NOT_FOUND, FORBIDDEN, INVALID_INPUT"
     )
     async def set_host_notifications(
-        self, info: Info, input: SetHostNotificationsInput
+        self,
+        info: Info,
+        input: Annotated[SetHostNotificationsInput, strawberry.argument(description="The address")],
     ) -> HostNotificationsResult:
         return await organization_resolvers.set_host_notifications(
             info, input.organization_id, input.url
         )
 
-    @strawberry.mutation(description="Apply a failed or dead event again; platform admins only")
+    @strawberry.mutation(
+        description="Apply a failed or dead event again; platform admins only. Errors: FORBIDDEN, "
+        "NOT_FOUND"
+    )
     async def replay_stripe_event(
-        self, info: Info, input: ReplayStripeEventInput
+        self,
+        info: Info,
+        input: Annotated[ReplayStripeEventInput, strawberry.argument(description="The event")],
     ) -> StripeEventResult:
         return await stripe_event_resolvers.replay(info, input.event_id)
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over graphql-transport-ws at /graphql")
 class Subscription:
     @strawberry.subscription(
         description="The payment, then again whenever it changes; its organization only"
     )
     async def payment_updated(
-        self, info: Info, payment_id: strawberry.ID
+        self,
+        info: Info,
+        payment_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The payment to follow (pay_…)")
+        ],
     ) -> AsyncGenerator[Payment, None]:
         async for payment in payment_resolvers.payment_updates(info, payment_id):
             yield payment

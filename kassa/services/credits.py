@@ -227,9 +227,7 @@ async def entries(
 ) -> Page[CreditEntry]:
     account = credit_lots.credits_account(organization.id)
     account_id, page = await ledger.history(account, first, after)
-    return Page(
-        [(cursor, _entry(row, account_id)) for cursor, row in page.items], page.has_next_page
-    )
+    return page.map(lambda row: _entry(row, account_id))
 
 
 def _entry(row: LedgerTransfer, account_id: int) -> CreditEntry:

@@ -1,10 +1,17 @@
-"""Keyset pagination shared by every growing list: newest first, stable under inserts."""
+"""Keyset pagination shared by every growing list: newest first, stable under inserts.
+
+Pagination is forward only (`first` / `after`). Relay's `hasPreviousPage` is answered
+for that direction too, which the Relay spec leaves to the server: true when `after`
+was given and some row comes before it (the row the cursor names, or a newer one);
+false on a first page, where nothing can precede.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -19,6 +26,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
+U = TypeVar("U")
 ModelT = TypeVar("ModelT", bound=Model)
 
 
@@ -26,10 +34,23 @@ ModelT = TypeVar("ModelT", bound=Model)
 class Page(Generic[T]):
     items: list[tuple[str, T]]
     has_next_page: bool
+    has_previous_page: bool = False
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.items[0][0] if self.items else None
 
     @property
     def end_cursor(self) -> str | None:
         return self.items[-1][0] if self.items else None
+
+    def map(self, to_item: Callable[[T], U]) -> Page[U]:
+        """The same page, each item turned into another shape under the same cursor."""
+        return Page(
+            [(cursor, to_item(item)) for cursor, item in self.items],
+            self.has_next_page,
+            self.has_previous_page,
+        )
 
 
 def page_size(first: int | None) -> int:
@@ -68,10 +89,8 @@ async def paginate(
     size = page_size(first)
     if size == 0:
         return Page([], False)
-    rows = (
-        await query.filter(after_filter(after, time_field))
-        .order_by(f"-{time_field}", "-id")
-        .limit(size + 1)
-    )
+    following = after_filter(after, time_field)
+    rows = await query.filter(following).order_by(f"-{time_field}", "-id").limit(size + 1)
     items = [(encode_cursor(getattr(row, time_field), row.pk), row) for row in rows]
-    return Page(items[:size], len(items) > size)
+    preceded = bool(after) and await query.filter(~following).exists()
+    return Page(items[:size], len(items) > size, preceded)

@@ -393,5 +393,15 @@ async def sync_charge(charge_id: str, gateway: StripeGateway) -> None:
             await apply_refund(conn, snapshot, _observed_now())
 
 
+async def visible_refund(caller: Caller, refund_id: uuid.UUID | None) -> Refund | None:
+    """The refund if the caller may see its payment's organization; None otherwise."""
+    if refund_id is None:
+        return None
+    refund = await Refund.get_or_none(id=refund_id).prefetch_related("payment__organization")
+    if refund is None or not organizations.can_view(caller, refund.payment.organization):
+        return None
+    return refund
+
+
 async def of_payment(payment_id: uuid.UUID) -> list[Refund]:
     return await Refund.filter(payment_id=payment_id).order_by("created_at")

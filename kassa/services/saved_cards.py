@@ -37,7 +37,8 @@ async def listed(organization: Organization) -> list[SavedCard]:
     )
 
 
-async def _visible_card(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:
+async def visible_card(caller: Caller, card_id: uuid.UUID | None) -> SavedCard | None:
+    """A saved card still attached, if the caller may see its organization; else None."""
     card = (
         await SavedCard.get_or_none(id=card_id, detached_at__isnull=True).prefetch_related(
             "organization"
@@ -46,6 +47,13 @@ async def _visible_card(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:
         else None
     )
     if card is None or not organizations.can_view(caller, card.organization):
+        return None
+    return card
+
+
+async def _visible_card(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:
+    card = await visible_card(caller, card_id)
+    if card is None:
         raise not_found("payment method", "paymentMethodId")
     return card
 

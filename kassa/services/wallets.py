@@ -61,10 +61,7 @@ async def entries(
 ) -> Page[WalletEntry]:
     currency = normalize_currency(currency)
     account_id, page = await history(wallet_account(organization.id, currency), first, after)
-    return Page(
-        [(cursor, _entry(row, account_id, currency)) for cursor, row in page.items],
-        page.has_next_page,
-    )
+    return page.map(lambda row: _entry(row, account_id, currency))
 
 
 def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:

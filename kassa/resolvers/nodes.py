@@ -1,0 +1,26 @@
+"""`node(id:)`: the id's kind names the type; each type keeps the rules of its own field."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from kassa.ids import IdKind, kind_of
+from kassa.resolvers import cards, orders, organizations, payments, refunds
+from kassa.schema import types as gql
+
+NodeResolver = Callable[[gql.Info, str], Awaitable[gql.Node | None]]
+
+# Every type implementing Node is here (a test checks the schema against this).
+RESOLVERS: dict[IdKind, NodeResolver] = {
+    IdKind.ORGANIZATION: organizations.organization,
+    IdKind.PAYMENT: payments.payment,
+    IdKind.ORDER: orders.order,
+    IdKind.REFUND: refunds.refund,
+    IdKind.SAVED_CARD: cards.payment_method,
+}
+
+
+async def node(info: gql.Info, id: str) -> gql.Node | None:
+    kind = kind_of(id)
+    resolve = RESOLVERS.get(kind) if kind is not None else None
+    return await resolve(info, id) if resolve is not None else None
