@@ -70,10 +70,7 @@ async def receive(
     event: VerifiedEvent, payload: str, headers: dict[str, str], expected: Expectations
 ) -> StripeEventStatus:
     """Store a verified event (first delivery wins); the stored event's status."""
-    mismatch = expected.mismatch(event)
-    if mismatch:
-        log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
-    status = StripeEventStatus.IGNORED if mismatch else StripeEventStatus.PENDING
+    status, reason = _first_status(event, expected)
     conn = connections.get("default")
     rows = await conn.execute_query_dict(
         "INSERT INTO stripe_events (id, type, livemode, account, api_version, stripe_created, "
@@ -87,11 +84,11 @@ async def receive(
             event.account,
             event.api_version,
             datetime.fromtimestamp(event.created, UTC),
-            _object_id(event.data_object),
+            event.object_id,
             payload,
             json.dumps(headers),
             status.value,
-            mismatch,
+            reason,
         ],
     )
     if not rows:
@@ -103,9 +100,22 @@ async def receive(
     return StripeEventStatus(rows[0]["status"])
 
 
-def _object_id(data_object: Mapping[str, object]) -> str | None:
-    value = data_object.get("id")
-    return value if isinstance(value, str) else None
+def _first_status(
+    event: VerifiedEvent, expected: Expectations
+) -> tuple[StripeEventStatus, str | None]:
+    """How a new event is stored: to be applied, ignored (another mode or account), or dead
+    (kept for an operator to see; a 2xx all the same, or Stripe would retry it for days)."""
+    if event.nul_escaped:
+        log.warning("Stripe event %s holds a NUL character; stored dead", event.id)
+        return StripeEventStatus.DEAD, NUL_ESCAPED
+    mismatch = expected.mismatch(event)
+    if mismatch:
+        log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
+        return StripeEventStatus.IGNORED, mismatch
+    return StripeEventStatus.PENDING, None
+
+
+NUL_ESCAPED = "the event's id, type, account or object id holds a NUL (stored as \\u0000)"
 
 
 @dataclass(frozen=True, slots=True)
