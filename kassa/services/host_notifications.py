@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import time
 import uuid
@@ -34,15 +35,52 @@ async def configure(caller: Caller, organization_id: uuid.UUID | None, url: str)
     organization = await organizations.require_visible(caller, organization_id)
     if not organizations.can_manage(caller, organization):
         raise DomainError(ErrorCode.FORBIDDEN, "only owners and admins configure this", "url")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise DomainError(ErrorCode.INVALID_INPUT, "url is an http(s) URL", "url")
+    if not is_usable_url(url):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "url is an http(s) URL of at most 2000 characters, with a valid host and port",
+            "url",
+        )
     organization.notify_url = url
     organization.notify_secret = organization.notify_secret or "kassa_whsec_" + secrets.token_hex(
         24
     )
     await organization.save(update_fields=["notify_url", "notify_secret"])
     return organization
+
+
+def is_usable_url(url: str) -> bool:
+    """Whether a POST to `url` could ever reach a server (refused later when the address
+    is inside the network is another matter: see HostNotifier)."""
+    if len(url) > 2000 or not url.isprintable() or any(char.isspace() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reading it checks it: a ValueError beyond 65535
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return False
+    return _is_host(parts.hostname)
+
+
+HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    labels = name.removesuffix(".").split(".")
+    if labels[-1].isdigit():
+        return False  # a dotted number that is no IPv4 address (999.1.1.1)
+    return len(name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
 
 
 async def queue(
@@ -105,5 +143,29 @@ class HostNotifier:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
         for info in infos:
             address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
+            if is_internal(address):
                 raise PermissionError(f"{parts.hostname} resolves to {address}, inside the network")
+
+
+def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private, link-local and other non-global addresses, also when an IPv6
+    address carries one of them inside (the network may translate it back to IPv4)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return not address.is_global
+    if not address.is_global or address in NAT64_LOCAL:  # local-use NAT64: inside by design
+        return True
+    embedded = _embedded_ipv4(address)
+    return embedded is not None and not embedded.is_global
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in NAT64 or address in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's own address
+    return address.ipv4_mapped or address.sixtofour
