@@ -26,7 +26,7 @@ from kassa.models import (
 )
 from kassa.money import Money
 from kassa.services import clock, credit_lots, ledger, organizations, payments
-from kassa.services.errors import DomainError, ErrorCode, check_reason
+from kassa.services.errors import DomainError, ErrorCode, check_reason, check_storable
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page
 from kassa.services.stripe_gateway import StripeGateway
@@ -113,6 +113,7 @@ def unit_price(package: CreditPackage) -> Decimal:
 
 
 async def package_on_sale(code: str, field: str) -> CreditPackage:
+    check_storable(code, field)
     package = await CreditPackage.get_or_none(code=code, active=True)
     if package is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such credit package on sale", field)

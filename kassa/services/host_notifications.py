@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import re
 import secrets
 import time
 import uuid
@@ -23,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from kassa.models import Organization
 from kassa.services import organizations, outbox
+from kassa.services.addresses import is_internal, is_usable_url
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 
@@ -47,40 +47,6 @@ async def configure(caller: Caller, organization_id: uuid.UUID | None, url: str)
     )
     await organization.save(update_fields=["notify_url", "notify_secret"])
     return organization
-
-
-def is_usable_url(url: str) -> bool:
-    """Whether a POST to `url` could ever reach a server (refused later when the address
-    is inside the network is another matter: see HostNotifier)."""
-    if len(url) > 2000 or not url.isprintable() or any(char.isspace() for char in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # reading it checks it: a ValueError beyond 65535
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        return False
-    return _is_host(parts.hostname)
-
-
-HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    try:
-        name = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return False
-    labels = name.removesuffix(".").split(".")
-    if labels[-1].isdigit():
-        return False  # a dotted number that is no IPv4 address (999.1.1.1)
-    return len(name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
 
 
 async def queue(
@@ -145,27 +111,3 @@ class HostNotifier:
             address = ipaddress.ip_address(info[4][0])
             if is_internal(address):
                 raise PermissionError(f"{parts.hostname} resolves to {address}, inside the network")
-
-
-def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Loopback, private, link-local and other non-global addresses, also when an IPv6
-    address carries one of them inside (the network may translate it back to IPv4)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return not address.is_global
-    if not address.is_global or address in NAT64_LOCAL:  # local-use NAT64: inside by design
-        return True
-    embedded = _embedded_ipv4(address)
-    return embedded is not None and not embedded.is_global
-
-
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
-IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address in NAT64 or address in IPV4_COMPATIBLE:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.teredo is not None:
-        return address.teredo[1]  # the client's own address
-    return address.ipv4_mapped or address.sixtofour

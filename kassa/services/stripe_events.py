@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import checkout, outbox, payments, refunds, saved_cards
-from kassa.services.errors import not_found
+from kassa.services.errors import check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     VerifiedEvent,
@@ -196,6 +196,8 @@ async def due(limit: int, pending_grace: timedelta) -> list[str]:
 
 async def replay(event_ids: list[str]) -> list[str]:
     """Put failed and dead events back in line; handled events stay exactly as they are."""
+    for event_id in event_ids:
+        check_storable(event_id, "eventId")
     await StripeEvent.filter(
         id__in=event_ids, status__in=(StripeEventStatus.FAILED, StripeEventStatus.DEAD)
     ).update(status=StripeEventStatus.PENDING, attempts=0, next_attempt_at=None)
