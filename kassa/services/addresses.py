@@ -1,11 +1,28 @@
-"""Web addresses clients give kassa (where to notify, where Stripe sends a buyer back),
-and which network addresses are inside the network."""
+"""Addresses clients give kassa: mail addresses (receipts, order mail), web addresses
+(where to notify, where Stripe sends a buyer back); and which network addresses are inside
+the network."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from urllib.parse import urlsplit
+
+from kassa.services.errors import DomainError, ErrorCode
+
+# Loose on purpose (mail servers decide), but storable and one line: no control characters.
+_MAILBOX_PART = r"[^@\s\x00-\x1f\x7f]"
+EMAIL = re.compile(rf"{_MAILBOX_PART}{{1,64}}@{_MAILBOX_PART}{{1,255}}\.{_MAILBOX_PART}{{1,63}}")
+MAX_EMAIL_LENGTH = 320
+
+
+def is_email(value: str) -> bool:
+    return len(value) <= MAX_EMAIL_LENGTH and EMAIL.fullmatch(value) is not None
+
+
+def check_email(value: str | None, field: str) -> None:
+    if value is not None and not is_email(value):
+        raise DomainError(ErrorCode.INVALID_INPUT, "not an email address", field)
 
 
 def is_usable_url(url: str) -> bool:

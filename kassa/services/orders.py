@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,12 +12,12 @@ from tortoise.exceptions import IntegrityError
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
 from kassa.services import organizations, payments
+from kassa.services.addresses import check_email, is_email
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import StripeGateway
 
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
 MAX_NOTIFY_EMAILS = 10
 
 
@@ -69,10 +68,9 @@ async def _same_order(
 def _check_order_text(request: NewOrder) -> None:
     _check_length(request.reference, 255, "reference")
     _check_length(request.description, 1000, "description")
-    if request.customer_email is not None and not EMAIL.fullmatch(request.customer_email):
-        raise DomainError(ErrorCode.INVALID_INPUT, "not an email address", "customerEmail")
+    check_email(request.customer_email, "customerEmail")
     if len(request.notify_emails) > MAX_NOTIFY_EMAILS or not all(
-        EMAIL.fullmatch(email) for email in request.notify_emails
+        is_email(email) for email in request.notify_emails
     ):
         raise DomainError(
             ErrorCode.INVALID_INPUT,
