@@ -44,12 +44,16 @@ from kassa.schema.types import (
     WalletDebited,
 )
 from kassa.services.checkout import CheckoutRequest
-from kassa.services.credits import ConsumeCredits
+from kassa.services.credits import BuyCredits, ConsumeCredits
 from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
 from kassa.services.refunds import RefundRequest
 from kassa.services.wallets import DebitRequest
 
+RECEIPT_EMAIL = (
+    "where the receipt and refund notices go; default: the caller's email claim (API keys "
+    "have none); INVALID_INPUT when not an email address"
+)
 PaymentIntentResult = Annotated[
     PaymentIntentCreated | UserError, strawberry.union("PaymentIntentResult")
 ]
@@ -192,6 +196,15 @@ class BuyCreditsInput:
     organization_id: strawberry.ID
     package_code: str
     idempotency_key: str | None = None
+    receipt_email: str | None = strawberry.field(default=None, description=RECEIPT_EMAIL)
+
+    def to_request(self) -> BuyCredits:
+        return BuyCredits(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            package_code=self.package_code,
+            idempotency_key=self.idempotency_key,
+            receipt_email=self.receipt_email,
+        )
 
 
 WalletResult = Annotated[WalletDebited | UserError, strawberry.union("WalletResult")]
@@ -250,6 +263,7 @@ class TopUpWalletInput:
     currency: str
     payment_method_id: strawberry.ID | None = None
     idempotency_key: str | None = None
+    receipt_email: str | None = strawberry.field(default=None, description=RECEIPT_EMAIL)
 
     def to_request(self) -> TopUpRequest:
         return TopUpRequest(
@@ -258,6 +272,7 @@ class TopUpWalletInput:
             currency=self.currency,
             payment_method_id=self.payment_method_id,
             idempotency_key=self.idempotency_key,
+            receipt_email=self.receipt_email,
         )
 
 
@@ -325,9 +340,7 @@ class Mutation:
 
     @strawberry.mutation(description="Buy a credit package by PaymentIntent (Stripe Elements)")
     async def buy_credits(self, info: Info, input: BuyCreditsInput) -> PaymentIntentResult:
-        return await credit_resolvers.buy_credits(
-            info, input.organization_id, input.package_code, input.idempotency_key
-        )
+        return await credit_resolvers.buy_credits(info, input.to_request())
 
     @strawberry.mutation(
         description="Pay an order or buy a credit package on Stripe Checkout's hosted page"

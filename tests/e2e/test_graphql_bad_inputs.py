@@ -101,8 +101,8 @@ def _mutation(name: str, input_type: str) -> str:
     return f"mutation($input: {input_type}!) {{ {name}(input: $input) {ANSWER} }}"
 
 
-# Text inputs PostgreSQL cannot store (a NUL; an email over its 320-character column), all
-# but five internal errors before; `$org` and `$payment` are filled in per test.
+# Text inputs PostgreSQL cannot store (a NUL; an email over its 320-character column), most
+# of them internal errors before; `$org` and `$payment` are filled in per test.
 NUL_INPUTS: dict[str, tuple[str, JSON]] = {
     "refund-reason": (
         _mutation("refundPayment", "RefundPaymentInput"),
