@@ -20,12 +20,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import checkout, outbox, payments, refunds, saved_cards
+from kassa.services import checkout, disputes, outbox, payments, refunds, saved_cards
 from kassa.services.errors import check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     VerifiedEvent,
     checkout_snapshot,
+    dispute_snapshot,
     payment_intent_snapshot,
     payment_method_snapshot,
     refund_snapshot,
@@ -321,7 +322,15 @@ async def _checkout_session_changed(
     return Outcome(payment.id)
 
 
+async def _dispute_created(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    payment = await disputes.record_dispute(conn, dispute_snapshot(data_object))
+    return Outcome(payment.id)
+
+
 HANDLERS: dict[str, Handler] = {
+    "charge.dispute.created": _dispute_created,
     "checkout.session.completed": _checkout_session_changed,
     "checkout.session.async_payment_succeeded": _checkout_session_changed,
     "checkout.session.async_payment_failed": _checkout_session_changed,

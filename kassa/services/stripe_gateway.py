@@ -99,6 +99,17 @@ class PaymentMethodSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class DisputeSnapshot:
+    id: str
+    status: str
+    reason: str
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    charge_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RefundSnapshot:
     id: str
     status: str
@@ -207,9 +218,11 @@ def _optional_str(value: Any, max_length: int) -> str | None:
     absent."""
     if value is None:
         return None
-    text = value.replace("\x00", "") if isinstance(value, str) else None
-    if text is None or not text.isprintable() or len(_escape_nul(value) or "") > max_length:
-        raise ValueError(f"not a short printable string: {str(value)[:40]!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {str(value)[:40]!r}")
+    escaped = _escape_nul(value) or ""
+    if not value.replace("\x00", "").isprintable() or len(escaped) > max_length:
+        raise ValueError(f"not a short printable string: {value[:40]!r}")
     return value
 
 
@@ -259,6 +272,19 @@ def refund_snapshot(obj: JSONObject) -> RefundSnapshot:
         failure_reason=obj.get("failure_reason")
         if isinstance(obj.get("failure_reason"), str)
         else None,
+    )
+
+
+def dispute_snapshot(obj: JSONObject) -> DisputeSnapshot:
+    """Read a Dispute (event payload) into kassa's snapshot."""
+    return DisputeSnapshot(
+        id=str(obj["id"]),
+        status=str(obj["status"])[:64],
+        reason=str(obj.get("reason") or "general")[:64],
+        amount=int(obj["amount"]),
+        currency=str(obj["currency"]).lower(),
+        payment_intent_id=_id_of(obj.get("payment_intent")),
+        charge_id=_id_of(obj.get("charge")),
     )
 
 
