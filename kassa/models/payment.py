@@ -77,6 +77,12 @@ class Payment(Model):
     stripe_call_until = fields.DatetimeField(null=True)
     # Succeeded for an order another payment had already paid (refunded automatically).
     duplicate = fields.BooleanField(default=False)
+    # The cardholder's bank disputes the charge (`charge.dispute.created`): Stripe's dispute,
+    # its status and reason as Stripe names them, and the amount it holds back.
+    stripe_dispute_id = fields.CharField(max_length=255, null=True)
+    dispute_status = fields.CharField(max_length=64, null=True)
+    dispute_reason = fields.CharField(max_length=64, null=True)
+    dispute_amount = fields.BigIntField(null=True)
     # Stripe `created` time of the last event applied, so older events cannot regress state.
     last_stripe_event_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

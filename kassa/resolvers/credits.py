@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from kassa import models
-from kassa.ids import IdKind, decode
 from kassa.money import Money
 from kassa.resolvers.connections import connection
 from kassa.resolvers.errors import query_error
@@ -57,7 +56,7 @@ async def consume_credits(
 
 
 async def buy_credits(
-    info: gql.Info, organization_id: str, package_code: str, idempotency_key: str | None
+    info: gql.Info, request: credits.BuyCredits
 ) -> gql.PaymentIntentCreated | UserError:
     caller = info.context.require_caller()
     runtime = info.context.runtime
@@ -65,9 +64,7 @@ async def buy_credits(
         created = await credits.buy_credits(
             caller,
             runtime.gateway,
-            credits.BuyCredits(
-                decode(IdKind.ORGANIZATION, organization_id), package_code, idempotency_key
-            ),
+            request,
             runtime.settings.credit_expiry_days,
         )
     except DomainError as exc:

@@ -47,7 +47,7 @@ from kassa.schema.types import (
     WalletDebited,
 )
 from kassa.services.checkout import CheckoutRequest
-from kassa.services.credits import ConsumeCredits
+from kassa.services.credits import BuyCredits, ConsumeCredits
 from kassa.services.orders import NewOrder
 from kassa.services.payments import TopUpRequest
 from kassa.services.refunds import RefundRequest
@@ -56,6 +56,11 @@ from kassa.services.wallets import DebitRequest
 RETRY_KEY = (
     "Makes a retry safe: the same key returns the first result; another request under it "
     "is IDEMPOTENCY_KEY_REUSED"
+)
+
+RECEIPT_EMAIL = (
+    "where the receipt and refund notices go; default: the caller's email claim (API keys "
+    "have none); INVALID_INPUT when not an email address"
 )
 
 PaymentIntentResult = Annotated[
@@ -277,6 +282,15 @@ class BuyCreditsInput:
         description="The package's code, as creditPackages lists it"
     )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
+    receipt_email: str | None = strawberry.field(default=None, description=RECEIPT_EMAIL)
+
+    def to_request(self) -> BuyCredits:
+        return BuyCredits(
+            organization_id=decode(IdKind.ORGANIZATION, self.organization_id),
+            package_code=self.package_code,
+            idempotency_key=self.idempotency_key,
+            receipt_email=self.receipt_email,
+        )
 
 
 WalletResult = Annotated[
@@ -349,6 +363,7 @@ class TopUpWalletInput:
         "default saved card, else the answer's clientSecret is for the browser",
     )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
+    receipt_email: str | None = strawberry.field(default=None, description=RECEIPT_EMAIL)
 
     def to_request(self) -> TopUpRequest:
         return TopUpRequest(
@@ -357,6 +372,7 @@ class TopUpWalletInput:
             currency=self.currency,
             payment_method_id=self.payment_method_id,
             idempotency_key=self.idempotency_key,
+            receipt_email=self.receipt_email,
         )
 
 
@@ -491,9 +507,7 @@ class Mutation:
         info: Info,
         input: Annotated[BuyCreditsInput, strawberry.argument(description="The package")],
     ) -> PaymentIntentResult:
-        return await credit_resolvers.buy_credits(
-            info, input.organization_id, input.package_code, input.idempotency_key
-        )
+        return await credit_resolvers.buy_credits(info, input.to_request())
 
     @strawberry.mutation(
         description="Pay an order or buy a credit package on Stripe Checkout's hosted page. "

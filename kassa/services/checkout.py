@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from kassa.models import Organization, Payment, PaymentStatus
 from kassa.services import credits, orders, organizations, payments, stripe_calls
+from kassa.services.addresses import is_usable_url
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import CheckoutSnapshot, StripeFailure, StripeGateway
@@ -120,8 +120,7 @@ async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: in
 
 
 def _check_url(url: str, field: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+    if not is_usable_url(url):
         raise DomainError(ErrorCode.INVALID_INPUT, f"{field} is an http(s) URL", field)
 
 
@@ -146,6 +145,8 @@ async def checkout_status(
     caller: Caller, gateway: StripeGateway, session_id: str
 ) -> tuple[Payment, CheckoutSnapshot | None] | None:
     """The success page's check: if the webhook is late, ask Stripe and apply its answer."""
+    if "\x00" in session_id:
+        return None  # no session's id holds one (and PostgreSQL text cannot)
     payment = await Payment.get_or_none(stripe_checkout_session_id=session_id).prefetch_related(
         "organization"
     )

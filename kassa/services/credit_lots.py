@@ -111,7 +111,7 @@ class Consumption:
     @property
     def ledger_key(self) -> str:
         return ledger.client_key(
-            credits_account(self.organization_id), "consume", self.idempotency_key
+            credits_account(self.organization_id).key, "consume", self.idempotency_key
         )
 
 
@@ -120,7 +120,7 @@ async def consume(conn: BaseDBAsyncClient, request: Consumption, now: datetime) 
     The same idempotency key returns the first consumption's transfer."""
     debt = await lock_credits(conn, request.organization_id)
     earlier = await ledger.repeated(
-        conn, request.ledger_key, request.credits, request.reason, "consumption"
+        conn, request.ledger_key, request.credits, CREDITS, request.reason, "consumption"
     )
     if earlier is not None:
         return earlier.id

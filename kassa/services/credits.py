@@ -26,7 +26,8 @@ from kassa.models import (
 )
 from kassa.money import Money
 from kassa.services import clock, credit_lots, ledger, organizations, payments
-from kassa.services.errors import DomainError, ErrorCode, check_reason
+from kassa.services.addresses import check_email
+from kassa.services.errors import DomainError, ErrorCode, check_reason, check_storable
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page
 from kassa.services.stripe_gateway import StripeGateway
@@ -113,6 +114,7 @@ def unit_price(package: CreditPackage) -> Decimal:
 
 
 async def package_on_sale(code: str, field: str) -> CreditPackage:
+    check_storable(code, field)
     package = await CreditPackage.get_or_none(code=code, active=True)
     if package is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such credit package on sale", field)
@@ -124,6 +126,7 @@ class BuyCredits:
     organization_id: uuid.UUID | None
     package_code: str
     idempotency_key: str | None = None
+    receipt_email: str | None = None
 
 
 async def buy_credits(
@@ -132,8 +135,9 @@ async def buy_credits(
     organization = await organizations.require_visible(caller, request.organization_id)
     package = await package_on_sale(request.package_code, "packageCode")
     payments.check_idempotency_key(request.idempotency_key)
+    check_email(request.receipt_email, "receiptEmail")
     payment = await payments.new_credit_payment(
-        caller, organization, package, expiry_days, request.idempotency_key
+        caller, organization, package, expiry_days, request.idempotency_key, request.receipt_email
     )
     card = await payments.default_card_id(organization)
     return await payments.attach_payment_intent(payment, organization, gateway, card)

@@ -37,6 +37,12 @@ def not_found(what: str, field: str | None = None) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)
 
 
+def check_storable(text: str | None, field: str) -> None:
+    """Text kassa keeps or looks up in PostgreSQL, whose text cannot hold NUL."""
+    if text is not None and "\x00" in text:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{field} holds a NUL character", field)
+
+
 def check_reason(reason: str) -> None:
     """A client's reason for a movement, kept in the ledger and shown in histories."""
     if not 0 < len(reason) <= 500 or not reason.isprintable():

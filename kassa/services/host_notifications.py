@@ -22,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from kassa.models import Organization
 from kassa.services import organizations, outbox
+from kassa.services.addresses import is_internal, is_usable_url
 from kassa.services.errors import DomainError, ErrorCode
 from kassa.services.identity import Caller
 
@@ -34,9 +35,12 @@ async def configure(caller: Caller, organization_id: uuid.UUID | None, url: str)
     organization = await organizations.require_visible(caller, organization_id)
     if not organizations.can_manage(caller, organization):
         raise DomainError(ErrorCode.FORBIDDEN, "only owners and admins configure this", "url")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise DomainError(ErrorCode.INVALID_INPUT, "url is an http(s) URL", "url")
+    if not is_usable_url(url):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "url is an http(s) URL of at most 2000 characters, with a valid host and port",
+            "url",
+        )
     organization.notify_url = url
     organization.notify_secret = organization.notify_secret or "kassa_whsec_" + secrets.token_hex(
         24
@@ -105,5 +109,5 @@ class HostNotifier:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
         for info in infos:
             address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
+            if is_internal(address):
                 raise PermissionError(f"{parts.hostname} resolves to {address}, inside the network")

@@ -171,21 +171,29 @@ async def history(
     return found.id, await paginate(transfers, first, after)
 
 
-def client_key(account: AccountRef, action: str, idempotency_key: str) -> str:
-    """The ledger key of a client's request on `account`, its own key hashed (a client's
+def client_key(scope: str, action: str, idempotency_key: str) -> str:
+    """The ledger key of a client's request within `scope`, its own key hashed (a client's
     key may be as long as the ledger's whole key column)."""
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-    return f"{account.key}:{action}:{digest}"
+    return f"{scope}:{action}:{digest}"
+
+
+def wallets_scope(organization_id: uuid.UUID) -> str:
+    """All of an organization's wallets: a client's key names one request whatever its
+    currency."""
+    return f"{AccountKind.WALLET}@{organization_id}"
 
 
 async def repeated(
-    conn: BaseDBAsyncClient, key: str, amount: int, reason: str | None, what: str
+    conn: BaseDBAsyncClient, key: str, amount: int, unit: str, reason: str | None, what: str
 ) -> LedgerTransfer | None:
     """The transfer an earlier request under `key` made, if any; IDEMPOTENCY_KEY_REUSED when
-    that request was for another amount or reason."""
+    that request was for another amount, unit or reason."""
     earlier = await LedgerTransfer.filter(idempotency_key=key).using_db(conn).first()
     if earlier is not None:
-        check_same_request(f"{earlier.amount}|{earlier.reason}", f"{amount}|{reason}", what)
+        check_same_request(
+            f"{earlier.amount}|{earlier.unit}|{earlier.reason}", f"{amount}|{unit}|{reason}", what
+        )
     return earlier
 
 

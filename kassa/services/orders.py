@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
 from kassa.services import organizations, payments, stripe_calls
+from kassa.services.addresses import check_email, is_email
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page, paginate
@@ -21,7 +21,6 @@ from kassa.services.stripe_gateway import StripeFailure, StripeGateway
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
 MAX_NOTIFY_EMAILS = 10
 
 
@@ -72,10 +71,9 @@ async def _same_order(
 def _check_order_text(request: NewOrder) -> None:
     _check_length(request.reference, 255, "reference")
     _check_length(request.description, 1000, "description")
-    if request.customer_email is not None and not EMAIL.fullmatch(request.customer_email):
-        raise DomainError(ErrorCode.INVALID_INPUT, "not an email address", "customerEmail")
+    check_email(request.customer_email, "customerEmail")
     if len(request.notify_emails) > MAX_NOTIFY_EMAILS or not all(
-        EMAIL.fullmatch(email) for email in request.notify_emails
+        is_email(email) for email in request.notify_emails
     ):
         raise DomainError(
             ErrorCode.INVALID_INPUT,

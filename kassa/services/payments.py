@@ -43,6 +43,7 @@ from kassa.services import (
     outbox,
     stripe_calls,
 )
+from kassa.services.addresses import check_email
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -100,6 +101,8 @@ class TopUpRequest:
     currency: str
     payment_method_id: str | None = None
     idempotency_key: str | None = None
+    # Where the receipt goes when not to the caller's own address (API keys have none).
+    receipt_email: str | None = None
 
 
 def charge_amount(amount: str, currency: str) -> Money:
@@ -126,6 +129,7 @@ async def top_up_wallet(
     organization = await organizations.require_visible(caller, request.organization_id)
     money = charge_amount(request.amount, request.currency)
     check_idempotency_key(request.idempotency_key)
+    check_email(request.receipt_email, "receiptEmail")
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
     card = request.payment_method_id or await default_card_id(organization)
     return await attach_payment_intent(payment, organization, gateway, card)
@@ -145,10 +149,13 @@ async def new_credit_payment(
     package: CreditPackage,
     expiry_days: int,
     idempotency_key: str | None,
+    receipt_email: str | None = None,
     *,
     via_checkout: bool = False,
 ) -> Payment:
-    request = TopUpRequest(organization.id, "", package.currency, None, idempotency_key)
+    request = TopUpRequest(
+        organization.id, "", package.currency, None, idempotency_key, receipt_email
+    )
     money = Money.of_minor(package.price, package.currency)
     return await _new_payment(
         caller,
@@ -188,7 +195,7 @@ async def _new_payment(
             idempotency_key=request.idempotency_key,
             request_fingerprint=fingerprint,
             created_by=caller.user_id,
-            receipt_email=caller.email,
+            receipt_email=request.receipt_email or caller.email,
             **fields,
         )
     except IntegrityError:
@@ -600,12 +607,27 @@ async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment) -> None:
         context={
             "amount": money.format(),
             "currency": money.currency.upper(),
-            "description": (order.description if order else None) or "Wallet top-up",
+            "description": await _receipt_description(conn, payment, order),
             "paid_at": (payment.paid_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
             "card": card,
             "payment_id": str(payment.id),
         },
     )
+
+
+async def _receipt_description(
+    conn: BaseDBAsyncClient, payment: Payment, order: Order | None
+) -> str:
+    if order is not None:
+        return order.description or order.reference or "Order"
+    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+        # The package as bought, even if the catalog has changed or dropped it since.
+        package = (
+            await CreditPackage.filter(code=payment.credit_package_code).using_db(conn).first()
+        )
+        name = package.name if package else payment.credit_package_code
+        return f"{name}: {payment.credits:,} credits"
+    return "Wallet top-up"
 
 
 async def _order_of(conn: BaseDBAsyncClient, payment: Payment) -> Order | None:

@@ -28,7 +28,13 @@ from kassa.models import (
 )
 from kassa.money import Money, MoneyError
 from kassa.services import clock, credit_lots, ledger, organizations, payments, wallets
-from kassa.services.errors import DomainError, ErrorCode, check_same_request, not_found
+from kassa.services.errors import (
+    DomainError,
+    ErrorCode,
+    check_same_request,
+    check_storable,
+    not_found,
+)
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
@@ -98,6 +104,7 @@ async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
             "allowNegativeBalance",
         )
     payments.check_idempotency_key(request.idempotency_key)
+    check_storable(request.reason, "reason")
     if request.reason is not None and not 0 < len(request.reason) <= 500:
         raise DomainError(ErrorCode.INVALID_INPUT, "reason is 1 to 500 characters", "reason")
     return payment

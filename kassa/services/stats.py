@@ -61,14 +61,29 @@ async def payment_stats(
 ) -> PaymentStats:
     if not organizations.can_manage(caller, organization):
         raise DomainError(ErrorCode.FORBIDDEN, "payment statistics are for owners and admins")
-    end = (end or datetime.now(UTC)).astimezone(UTC)
-    start = (start or end - DEFAULT_PERIOD).astimezone(UTC)
+    end = _in_utc(end, "to") if end else datetime.now(UTC)
+    start = _in_utc(start, "from") if start else _period_before(end)
     if not start < end or end - start > LONGEST_PERIOD:
         raise DomainError(
             ErrorCode.INVALID_INPUT, "from must be before to, at most 366 days apart", "from"
         )
     rows = await _daily_rows(organization.id, start, end)
     return PaymentStats(start, end, _by_status(rows), _by_day(rows), _currencies(rows))
+
+
+def _in_utc(moment: datetime, field: str) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 is still year 0 in UTC
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"{field} is outside the years 1 to 9999 in UTC", field
+        ) from exc
+
+
+def _period_before(end: datetime) -> datetime:
+    """The default period's start, clamped to the calendar's first instant."""
+    earliest = datetime.min.replace(tzinfo=UTC)
+    return end - DEFAULT_PERIOD if end - earliest > DEFAULT_PERIOD else earliest
 
 
 Row = tuple[date, str, str, int, int, int]  # day, status, currency, count, amount, refunded

@@ -20,12 +20,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import checkout, outbox, payments, refunds, saved_cards
-from kassa.services.errors import not_found
+from kassa.services import checkout, disputes, outbox, payments, refunds, saved_cards
+from kassa.services.errors import check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     VerifiedEvent,
     checkout_snapshot,
+    dispute_snapshot,
     payment_intent_snapshot,
     payment_method_snapshot,
     refund_snapshot,
@@ -70,10 +71,7 @@ async def receive(
     event: VerifiedEvent, payload: str, headers: dict[str, str], expected: Expectations
 ) -> StripeEventStatus:
     """Store a verified event (first delivery wins); the stored event's status."""
-    mismatch = expected.mismatch(event)
-    if mismatch:
-        log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
-    status = StripeEventStatus.IGNORED if mismatch else StripeEventStatus.PENDING
+    status, reason = _first_status(event, expected)
     conn = connections.get("default")
     rows = await conn.execute_query_dict(
         "INSERT INTO stripe_events (id, type, livemode, account, api_version, stripe_created, "
@@ -87,11 +85,11 @@ async def receive(
             event.account,
             event.api_version,
             datetime.fromtimestamp(event.created, UTC),
-            _object_id(event.data_object),
+            event.object_id,
             payload,
             json.dumps(headers),
             status.value,
-            mismatch,
+            reason,
         ],
     )
     if not rows:
@@ -103,9 +101,22 @@ async def receive(
     return StripeEventStatus(rows[0]["status"])
 
 
-def _object_id(data_object: Mapping[str, object]) -> str | None:
-    value = data_object.get("id")
-    return value if isinstance(value, str) else None
+def _first_status(
+    event: VerifiedEvent, expected: Expectations
+) -> tuple[StripeEventStatus, str | None]:
+    """How a new event is stored: to be applied, ignored (another mode or account), or dead
+    (kept for an operator to see; a 2xx all the same, or Stripe would retry it for days)."""
+    if event.nul_escaped:
+        log.warning("Stripe event %s holds a NUL character; stored dead", event.id)
+        return StripeEventStatus.DEAD, NUL_ESCAPED
+    mismatch = expected.mismatch(event)
+    if mismatch:
+        log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
+        return StripeEventStatus.IGNORED, mismatch
+    return StripeEventStatus.PENDING, None
+
+
+NUL_ESCAPED = "the event's id, type, account or object id holds a NUL (stored as \\u0000)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +197,8 @@ async def due(limit: int, pending_grace: timedelta) -> list[str]:
 
 async def replay(event_ids: list[str]) -> list[str]:
     """Put failed and dead events back in line; handled events stay exactly as they are."""
+    for event_id in event_ids:
+        check_storable(event_id, "eventId")
     await StripeEvent.filter(
         id__in=event_ids, status__in=(StripeEventStatus.FAILED, StripeEventStatus.DEAD)
     ).update(status=StripeEventStatus.PENDING, attempts=0, next_attempt_at=None)
@@ -309,7 +322,15 @@ async def _checkout_session_changed(
     return Outcome(payment.id)
 
 
+async def _dispute_created(
+    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    payment = await disputes.record_dispute(conn, dispute_snapshot(data_object))
+    return Outcome(payment.id)
+
+
 HANDLERS: dict[str, Handler] = {
+    "charge.dispute.created": _dispute_created,
     "checkout.session.completed": _checkout_session_changed,
     "checkout.session.async_payment_succeeded": _checkout_session_changed,
     "checkout.session.async_payment_failed": _checkout_session_changed,

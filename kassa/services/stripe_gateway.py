@@ -99,6 +99,17 @@ class PaymentMethodSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class DisputeSnapshot:
+    id: str
+    status: str
+    reason: str
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    charge_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RefundSnapshot:
     id: str
     status: str
@@ -119,6 +130,10 @@ class VerifiedEvent:
     account: str | None
     api_version: str | None
     data_object: JSONObject
+    object_id: str | None = None
+    # PostgreSQL text cannot hold NUL: such fields are kept with each NUL written `\u0000`,
+    # and the event is not applied (no Stripe object kassa knows holds one).
+    nul_escaped: bool = False
 
 
 def verify_webhook(
@@ -156,17 +171,39 @@ def _parse_event(text: str) -> VerifiedEvent:
     try:
         body = json.loads(text)
         data_object = body["data"]["object"]
+        data_object = data_object if isinstance(data_object, dict) else {}
+        stored = [
+            _required_str(body, "id", 255),
+            _required_str(body, "type", 100),
+            _optional_str(body.get("account"), 255),
+            _optional_str(body.get("api_version"), 64),
+            _object_id(data_object),
+        ]
+        event_id, event_type, account, api_version, object_id = map(_escape_nul, stored)
+        assert event_id is not None and event_type is not None
         return VerifiedEvent(
-            id=_required_str(body, "id", 255),
-            type=_required_str(body, "type", 100),
+            id=event_id,
+            type=event_type,
             created=_timestamp(body["created"]),
             livemode=bool(body.get("livemode", False)),
-            account=_optional_str(body.get("account"), 255),
-            api_version=_optional_str(body.get("api_version"), 64),
-            data_object=data_object if isinstance(data_object, dict) else {},
+            account=account,
+            api_version=api_version,
+            data_object=data_object,
+            object_id=object_id,
+            nul_escaped=any("\x00" in (value or "") for value in stored),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidWebhook(f"body is not a Stripe event: {exc}") from exc
+
+
+def _object_id(data_object: JSONObject) -> str | None:
+    value = data_object.get("id")
+    # Only an index for lookups: an id too long for it is left out.
+    return value if isinstance(value, str) and len(_escape_nul(value) or "") <= 255 else None
+
+
+def _escape_nul(value: str | None) -> str | None:
+    return value.replace("\x00", "\\u0000") if value is not None else None
 
 
 def _required_str(body: JSONObject, key: str, max_length: int) -> str:
@@ -177,11 +214,15 @@ def _required_str(body: JSONObject, key: str, max_length: int) -> str:
 
 
 def _optional_str(value: Any, max_length: int) -> str | None:
-    """Text kassa can store: printable, no NUL, bounded; None when absent."""
+    """Text kassa can store: printable but for NUL (escaped later), bounded; None when
+    absent."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value.isprintable() or len(value) > max_length:
-        raise ValueError(f"not a short printable string: {str(value)[:40]!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {str(value)[:40]!r}")
+    escaped = _escape_nul(value) or ""
+    if not value.replace("\x00", "").isprintable() or len(escaped) > max_length:
+        raise ValueError(f"not a short printable string: {value[:40]!r}")
     return value
 
 
@@ -231,6 +272,19 @@ def refund_snapshot(obj: JSONObject) -> RefundSnapshot:
         failure_reason=obj.get("failure_reason")
         if isinstance(obj.get("failure_reason"), str)
         else None,
+    )
+
+
+def dispute_snapshot(obj: JSONObject) -> DisputeSnapshot:
+    """Read a Dispute (event payload) into kassa's snapshot."""
+    return DisputeSnapshot(
+        id=str(obj["id"]),
+        status=str(obj["status"])[:64],
+        reason=str(obj.get("reason") or "general")[:64],
+        amount=int(obj["amount"]),
+        currency=str(obj["currency"]).lower(),
+        payment_intent_id=_id_of(obj.get("payment_intent")),
+        charge_id=_id_of(obj.get("charge")),
     )
 
 

@@ -32,6 +32,7 @@ from kassa.services.ledger import (
     repeated,
     wallet_account,
     wallet_spend_account,
+    wallets_scope,
 )
 from kassa.services.pagination import Page
 from kassa.services.payments import charge_amount, check_idempotency_key
@@ -117,10 +118,10 @@ async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
     check_reason(request.reason)
     check_idempotency_key(request.idempotency_key)
     wallet = wallet_account(organization.id, money.currency)
-    key = client_key(wallet, "debit", request.idempotency_key)
+    key = client_key(wallets_scope(organization.id), "debit", request.idempotency_key)
     async with in_transaction() as conn:
         wallet_id, available = await spendable(conn, organization.id, money.currency)
-        earlier = await repeated(conn, key, money.minor, request.reason, "debit")
+        earlier = await repeated(conn, key, money.minor, money.currency, request.reason, "debit")
         if earlier is not None:
             return _entry(earlier, wallet_id, money.currency)
         if available < money.minor:
@@ -141,5 +142,8 @@ async def debit(caller: Caller, request: DebitRequest) -> WalletEntry:
                 reason=request.reason,
             ),
         )
+        if not posted.created:
+            # The same key in another currency, whose wallet this one did not wait for.
+            await repeated(conn, key, money.minor, money.currency, request.reason, "debit")
         transfer = await LedgerTransfer.filter(id=posted.transfer_id).using_db(conn).get()
     return _entry(transfer, wallet_id, money.currency)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from unittest.mock import ANY
 
 from kassa.models import LedgerTransfer, Order, Payment, PaymentPurpose
 from tests.e2e.test_orders import _create, _order
@@ -135,3 +136,21 @@ async def test_start_checkout_refuses_bad_urls_and_reports_stripe_failures(kassa
     payments = await Payment.filter(order_id=order["order"]["id"].removeprefix("ord_"))
     assert [payment.status for payment in payments] == ["FAILED"]
     assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PENDING"
+
+
+async def test_start_checkout_refuses_urls_that_cannot_be_parsed_before_any_payment(
+    kassa: Kassa,
+) -> None:
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="5.00", currency="usd")
+    base = {"orderId": order["order"]["id"], "successUrl": "https://shop.example/ok"}
+
+    answers = [
+        await kassa.gql(START, {"input": {**base, "cancelUrl": url}}, member.token)
+        for url in ("http://[::1/cart", "https://shop.example:99999/", "https://sh op.example/")
+    ]
+
+    assert [answer["data"]["startCheckout"] for answer in answers] == [
+        {"code": "INVALID_INPUT", "message": ANY, "field": "cancelUrl"}
+    ] * 3
+    assert not await Payment.filter(order_id=order["order"]["id"].removeprefix("ord_")).exists()

@@ -6,9 +6,10 @@ import base64
 import time
 
 import jwt
+import pytest
 
-from kassa.models import Organization, Payment
-from tests.support import Kassa
+from kassa.models import Order, Organization, Payment, Refund
+from tests.support import JSON, Kassa, Member
 
 PAYMENTS_AFTER = """
 query Payments($id: ID!, $after: String) {
@@ -90,3 +91,195 @@ async def test_signed_token_with_malformed_claims_is_401(kassa: Kassa) -> None:
         )
         assert response.status_code == 401, claims
     assert not await Organization.exists(external_id="acme-list-role")
+
+
+NUL = "a\x00b"
+ANSWER = "{ __typename ... on UserError { code field } }"
+
+
+def _mutation(name: str, input_type: str) -> str:
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {ANSWER} }}"
+
+
+# Text inputs PostgreSQL cannot store (a NUL; an email over its 320-character column), most
+# of them internal errors before; `$org` and `$payment` are filled in per test.
+NUL_INPUTS: dict[str, tuple[str, JSON]] = {
+    "refund-reason": (
+        _mutation("refundPayment", "RefundPaymentInput"),
+        {"input": {"paymentId": "$payment", "amount": "1.00", "reason": NUL}},
+    ),
+    "host-url": (
+        _mutation("setHostNotifications", "SetHostNotificationsInput"),
+        {"input": {"organizationId": "$org", "url": f"https://{NUL}.test/hook"}},
+    ),
+    "package-code": (
+        _mutation("buyCredits", "BuyCreditsInput"),
+        {"input": {"organizationId": "$org", "packageCode": NUL}},
+    ),
+    "checkout-package": (
+        _mutation("startCheckout", "StartCheckoutInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "creditPackage": NUL,
+                "successUrl": "https://shop.test/s",
+                "cancelUrl": "https://shop.test/c",
+            }
+        },
+    ),
+    "refund-reason-literal": (
+        'mutation($p: ID!) { refundPayment(input: {paymentId: $p, amount: "1.00", '
+        f'reason: "a\\u0000b"}}) {ANSWER} }}',
+        {"p": "$payment"},
+    ),
+    "order-reference": (
+        _mutation("createOrder", "CreateOrderInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "5.00",
+                "currency": "usd",
+                "reference": NUL,
+            }
+        },
+    ),
+    "order-description": (
+        _mutation("createOrder", "CreateOrderInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "5.00",
+                "currency": "usd",
+                "description": NUL,
+            }
+        },
+    ),
+    "order-customer-email": (
+        _mutation("createOrder", "CreateOrderInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "5.00",
+                "currency": "usd",
+                "customerEmail": f"{NUL}@example.test",
+            }
+        },
+    ),
+    "order-notify-email": (
+        _mutation("createOrder", "CreateOrderInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "5.00",
+                "currency": "usd",
+                "notifyEmails": [f"{NUL}@example.test"],
+            }
+        },
+    ),
+    "order-long-email": (
+        _mutation("createOrder", "CreateOrderInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "5.00",
+                "currency": "usd",
+                "customerEmail": "x" * 64 + "@" + "y" * 251 + ".test",
+            }
+        },
+    ),
+    "debit-key": (
+        _mutation("debitWallet", "DebitWalletInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "amount": "1.00",
+                "currency": "usd",
+                "reason": "r",
+                "idempotencyKey": NUL,
+            }
+        },
+    ),
+    "consume-reason": (
+        _mutation("consumeCredits", "ConsumeCreditsInput"),
+        {"input": {"organizationId": "$org", "credits": 1, "reason": NUL, "idempotencyKey": "k"}},
+    ),
+    "checkout-url": (
+        _mutation("startCheckout", "StartCheckoutInput"),
+        {
+            "input": {
+                "organizationId": "$org",
+                "creditPackage": "trial",
+                "successUrl": f"https://shop.test/{NUL}",
+                "cancelUrl": "https://shop.test/c",
+            }
+        },
+    ),
+}
+
+
+def _filled(value: object, fills: dict[str, str]) -> object:
+    if isinstance(value, dict):
+        return {key: _filled(inner, fills) for key, inner in value.items()}
+    return fills.get(value, value) if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("case", list(NUL_INPUTS))
+async def test_unstorable_text_input_is_invalid_input_and_changes_nothing(
+    kassa: Kassa, paid_top_up: tuple[Member, str], case: str
+) -> None:
+    member, payment_id = paid_top_up
+    document, variables = NUL_INPUTS[case]
+    before = await _row_counts()
+
+    body = await kassa.gql(
+        document,
+        _filled(variables, {"$org": member.organization_id, "$payment": payment_id}),  # type: ignore[arg-type]
+        member.token,
+    )
+
+    assert "errors" not in body, body
+    (answer,) = body["data"].values()
+    assert answer["code"] == "INVALID_INPUT", answer
+    assert await _row_counts() == before
+
+
+async def test_a_nul_in_a_looked_up_id_is_a_clear_answer(
+    kassa: Kassa, paid_top_up: tuple[Member, str]
+) -> None:
+    member, _ = paid_top_up
+    admin = kassa.token(None, platform_admin=True, sub="operator")
+
+    session = await kassa.gql(
+        "query($id: String!) { checkoutStatus(sessionId: $id) { status } }",
+        {"id": f"cs_{NUL}"},
+        member.token,
+    )
+    replayed = await kassa.gql(
+        _mutation("replayStripeEvent", "ReplayStripeEventInput"),
+        {"input": {"eventId": f"evt_{NUL}"}},
+        admin,
+    )
+
+    assert session == {"data": {"checkoutStatus": None}}
+    assert replayed["data"]["replayStripeEvent"] == {
+        "__typename": "UserError",
+        "code": "INVALID_INPUT",
+        "field": "eventId",
+    }
+
+
+async def _row_counts() -> list[int]:
+    return [
+        await Payment.all().count(),
+        await Order.all().count(),
+        await Refund.all().count(),
+        await Organization.filter(notify_url__isnull=False).count(),
+    ]
+
+
+@pytest.fixture(scope="module")
+async def paid_top_up(kassa: Kassa) -> tuple[Member, str]:
+    member = await kassa.member()
+    topped = await kassa.top_up(member, "10.00", paymentMethodId="pm_card_visa")
+    assert topped["payment"]["status"] == "SUCCEEDED", topped
+    return member, topped["payment"]["id"]

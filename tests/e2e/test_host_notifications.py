@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kassa.models import Organization
 from kassa.services.host_notifications import HostNotifier
 from kassa.services.identity import OrgRole
 from tests.e2e.test_orders import _create, _pay
@@ -144,3 +145,68 @@ async def test_production_refuses_addresses_inside_the_network(url: str) -> None
     # Only resolves the name (IP literals and localhost resolve locally); connects to nothing.
     with pytest.raises(PermissionError, match="inside the network"):
         await HostNotifier(allow_private_addresses=False)._check(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b:1::a01:203]/hook",  # local-use NAT64
+        "http://[2002:a01:203::1]/hook",  # 6to4 of 10.1.2.3
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:f5fe:fdfc]/hook",  # Teredo client 10.1.2.3
+        "http://[::ffff:192.168.1.1]/hook",  # IPv4-mapped
+        "http://[::10.1.2.3]/hook",  # IPv4-compatible
+    ],
+)
+async def test_production_refuses_internal_ipv4_inside_ipv6(url: str) -> None:
+    with pytest.raises(PermissionError, match="inside the network"):
+        await HostNotifier(allow_private_addresses=False)._check(url)
+
+
+async def test_production_allows_a_public_ipv4_inside_nat64() -> None:
+    await HostNotifier(allow_private_addresses=False)._check("http://[64:ff9b::808:808]/hook")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a b/",
+        "http://hooks.example:99999/",
+        "http://hooks.example:0/",
+        "http://[::1/",
+        "https://hooks\x00.example/",
+        "http://999.1.1.1/",
+        "http://-hooks-.example/",
+        "http://hooks..example/",
+        "https://hooks.example/\x7fk",
+    ],
+)
+async def test_urls_that_can_never_work_are_refused_and_nothing_is_kept(
+    kassa: Kassa, url: str
+) -> None:
+    owner = await kassa.member()
+
+    body = await kassa.gql(
+        CONFIGURE, {"input": {"organizationId": owner.organization_id, "url": url}}, owner.token
+    )
+
+    assert body["data"]["setHostNotifications"] == {"code": "INVALID_INPUT", "field": "url"}
+    organization = await Organization.get(external_id=owner.external_id)
+    assert organization.notify_url is None
+    assert organization.notify_secret is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://bücher.example/kassa", "http://[2001:db8::1]:8080/k", "https://h_1.example:443/"],
+)
+async def test_usable_urls_are_kept(kassa: Kassa, url: str) -> None:
+    owner = await kassa.member()
+
+    body = await kassa.gql(
+        CONFIGURE, {"input": {"organizationId": owner.organization_id, "url": url}}, owner.token
+    )
+
+    assert body["data"]["setHostNotifications"]["url"] == url

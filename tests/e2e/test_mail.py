@@ -6,9 +6,11 @@ import asyncio
 import uuid
 
 from kassa.models import OutboxMessage, Payment, StripeEvent
+from kassa.services import api_keys
+from kassa.services.identity import OrgRole
 from tests.e2e.test_orders import _create, _pay, _wait_for_order
 from tests.e2e.test_refunds import _refund
-from tests.support import VISA, Inbox, Kassa
+from tests.support import TOP_UP, VISA, Inbox, Kassa
 
 
 async def _outbox_settled() -> None:
@@ -101,3 +103,60 @@ async def test_html_mail_escapes_what_the_host_app_wrote(kassa: Kassa, smtp: Inb
     assert html is not None
     assert "<script>" not in html.get_content()
     assert "&lt;script&gt;" in html.get_content()
+
+
+BUY = """
+mutation Buy($input: BuyCreditsInput!) {
+  buyCredits(input: $input) {
+    ... on PaymentIntentCreated { payment { id stripePaymentIntentId } }
+    ... on UserError { code field }
+  }
+}
+"""
+
+
+async def test_an_api_key_names_the_receipt_address_and_it_names_the_package(
+    kassa: Kassa, smtp: Inbox
+) -> None:
+    # given: a server-to-server caller, which has no email claim of its own
+    member = await kassa.member()
+    key = (await api_keys.create(member.external_id, "shop", OrgRole.MEMBER)).secret
+    buyer = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    variables = {"organizationId": member.organization_id, "packageCode": "standard"}
+
+    # when
+    refused = await kassa.gql(BUY, {"input": {**variables, "receiptEmail": "no-at-sign"}}, key)
+    bought = await kassa.gql(BUY, {"input": {**variables, "receiptEmail": buyer}}, key)
+    intent = bought["data"]["buyCredits"]["payment"]["stripePaymentIntentId"]
+    await kassa.confirm_with_card(intent, VISA)
+    await smtp.wait_for(buyer, "Receipt")
+
+    # then
+    assert refused["data"]["buyCredits"] == {"code": "INVALID_INPUT", "field": "receiptEmail"}
+    [receipt] = smtp.to(buyer, "Receipt")
+    text = receipt.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "For:         Standard: 1,100 credits" in text.get_content()
+    assert "Wallet top-up" not in text.get_content()
+
+
+async def test_a_top_up_receipt_goes_where_the_api_key_says(kassa: Kassa, smtp: Inbox) -> None:
+    member = await kassa.member()
+    key = (await api_keys.create(member.external_id, "shop", OrgRole.MEMBER)).secret
+    payer = f"payer-{uuid.uuid4().hex[:8]}@example.com"
+    variables = {
+        "input": {
+            "organizationId": member.organization_id,
+            "amount": "12.00",
+            "currency": "usd",
+            "paymentMethodId": "pm_card_visa",
+            "receiptEmail": payer,
+        }
+    }
+
+    topped = await kassa.gql(TOP_UP, variables, key)
+    await smtp.wait_for(payer, "Receipt")
+
+    assert topped["data"]["topUpWallet"]["payment"]["status"] == "SUCCEEDED"
+    [receipt] = smtp.to(payer, "Receipt")
+    assert receipt["Subject"] == "Receipt: 12.00 USD paid"

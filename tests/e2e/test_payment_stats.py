@@ -10,6 +10,7 @@ STATS = """
 query Stats($org: ID!, $from: DateTime, $to: DateTime) {
   organization(id: $org) {
     paymentStats(from: $from, to: $to) {
+      from to
       byStatus { status currency count volume { amount } }
       byDay { day status currency count volume { amount } }
       currencies {
@@ -71,3 +72,35 @@ async def test_members_and_bad_periods_are_refused(kassa: Kassa) -> None:
     assert as_member["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert backwards["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     assert too_long["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_periods_at_the_ends_of_the_calendar_are_answered(kassa: Kassa) -> None:
+    owner = await kassa.member(OrgRole.OWNER)
+
+    # from defaults to 30 days before to: clamped to the calendar's first instant
+    early_end = await _stats(kassa, owner, to="0001-01-05T00:00:00Z")
+    # before 0001-01-01 or after 9999-12-31 once in UTC
+    unconvertible = [
+        await _stats(kassa, owner, **span)
+        for span in (
+            {"from": "0001-01-01T00:00:00+14:00", "to": "0001-01-05T00:00:00Z"},
+            {"from": "9999-12-31T23:00:00-12:00"},
+            {"from": "9999-12-30T00:00:00Z", "to": "9999-12-31T23:00:00-12:00"},
+        )
+    ]
+
+    stats = early_end["data"]["organization"]["paymentStats"]
+    assert (stats["from"], stats["to"]) == (
+        "0001-01-01T00:00:00+00:00",
+        "0001-01-05T00:00:00+00:00",
+    )
+    assert stats["byStatus"] == []
+    assert [
+        (body["errors"][0]["extensions"], body["errors"][0]["message"]) for body in unconvertible
+    ] == [
+        (
+            {"code": "INVALID_INPUT", "field": field},
+            f"{field} is outside the years 1 to 9999 in UTC",
+        )
+        for field in ("from", "from", "to")
+    ]

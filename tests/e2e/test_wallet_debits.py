@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from kassa.models import Organization, Payment, Refund
@@ -121,3 +122,42 @@ async def test_a_top_up_refund_on_its_way_holds_its_money(kassa: Kassa) -> None:
     assert (refused["code"], refused["field"]) == ("INSUFFICIENT_BALANCE", "amount")
     assert "can spend 2.00 USD" in refused["message"]
     assert allowed["__typename"] == "WalletDebited"
+
+
+async def _funded_in(kassa: Kassa, member: Member, amount: str, currency: str) -> None:
+    topped = await kassa.top_up(member, amount, currency, paymentMethodId="pm_card_visa")
+    assert topped["payment"]["status"] == "SUCCEEDED", topped
+
+
+async def test_one_key_is_one_debit_whatever_the_currency(kassa: Kassa) -> None:
+    member = await _funded(kassa, "10.00")
+    await _funded_in(kassa, member, "10.00", "eur")
+
+    first = await _debit(kassa, member, "4.00", "order-9")
+    in_euros = await _debit(kassa, member, "4.00", "order-9", currency="eur")
+    again = await _debit(kassa, member, "4.00", "order-9")
+
+    assert first["__typename"] == "WalletDebited"
+    assert (in_euros["code"], in_euros["field"]) == ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
+    assert again == first
+    assert (await kassa.wallet(member, "usd"))["balance"]["amount"] == "6.00"
+    assert (await kassa.wallet(member, "eur"))["balance"]["amount"] == "10.00"
+    await assert_ledger_consistent()
+
+
+async def test_one_key_in_two_currencies_at_once_debits_once(kassa: Kassa) -> None:
+    member = await _funded(kassa, "10.00")
+    await _funded_in(kassa, member, "10.00", "eur")
+
+    for round in range(5):
+        results = await asyncio.gather(
+            _debit(kassa, member, "1.00", f"race-{round}"),
+            _debit(kassa, member, "1.00", f"race-{round}", currency="eur"),
+        )
+        kinds = sorted(result.get("code") or result["__typename"] for result in results)
+        assert kinds == ["IDEMPOTENCY_KEY_REUSED", "WalletDebited"], results
+
+    usd = (await kassa.wallet(member, "usd"))["balance"]["amount"]
+    eur = (await kassa.wallet(member, "eur"))["balance"]["amount"]
+    assert Decimal(usd) + Decimal(eur) == Decimal("15.00")
+    await assert_ledger_consistent()

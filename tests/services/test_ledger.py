@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from importlib import import_module
 
 import pytest
 from tortoise.exceptions import OperationalError
@@ -113,3 +114,42 @@ async def test_database_refuses_an_impossible_transfer_row(
                     f"test:{uuid.uuid4()}",
                 ],
             )
+
+
+async def test_debit_keys_from_before_one_key_per_organization_still_answer_retries(
+    kassa: Kassa,
+) -> None:
+    # given: debits keyed per currency, as they were; one key used in two currencies
+    organization = await _organization()
+    digest, other = "a" * 64, "b" * 64
+    posted = []
+    for currency, key_digest in (("usd", digest), ("eur", digest), ("usd", other)):
+        posted.append(
+            await _post(
+                ledger.Transfer(
+                    debit=ledger.wallet_account(organization.id, currency),
+                    credit=ledger.wallet_spend_account(currency),
+                    amount=100,
+                    kind=TransferKind.DEBIT,
+                    idempotency_key=f"wallet:{currency}@{organization.id}:debit:{key_digest}",
+                )
+            )
+        )
+
+    # when
+    (operation,) = import_module("kassa.migrations.0012_wallet_debit_keys").Migration.operations
+    async with in_transaction() as conn:
+        for statement in operation.sql:
+            await conn.execute_script(statement)
+
+    # then: each key names its first debit; a second use in another currency keeps its own
+    scope = ledger.wallets_scope(organization.id)
+    keys = {
+        transfer.id: transfer.idempotency_key
+        for transfer in await LedgerTransfer.filter(id__in=[p.transfer_id for p in posted])
+    }
+    assert [keys[p.transfer_id] for p in posted] == [
+        f"{scope}:debit:{digest}",
+        f"wallet:eur@{organization.id}:debit:{digest}",
+        f"{scope}:debit:{other}",
+    ]

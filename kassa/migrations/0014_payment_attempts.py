@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('kassa', '0011_credit_clawback_parts')]
+    dependencies = [('kassa', '0013_payment_disputes')]
 
     initial = False
 

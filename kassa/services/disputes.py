@@ -1,0 +1,74 @@
+"""Disputes: a cardholder's bank takes a charge back (`charge.dispute.created`).
+
+The dispute is recorded on its payment and the host app is told; money moves only when
+Stripe settles the dispute, which kassa does not book yet.
+"""
+
+from __future__ import annotations
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from kassa.ids import IdKind, encode
+from kassa.models import Payment
+from kassa.money import Money
+from kassa.services import host_notifications
+from kassa.services.live_updates import announce_payment_updated
+from kassa.services.payments import PaymentMismatch, UnknownPaymentIntent
+from kassa.services.stripe_gateway import DisputeSnapshot
+
+
+class UnknownCharge(Exception):
+    """A dispute of a charge kassa has no payment for (retried, then dead)."""
+
+
+async def record_dispute(conn: BaseDBAsyncClient, dispute: DisputeSnapshot) -> Payment:
+    payment = await _disputed_payment(conn, dispute)
+    if dispute.currency != payment.currency or not 0 < dispute.amount <= payment.amount:
+        raise PaymentMismatch(
+            f"dispute {dispute.id} is {dispute.amount} {dispute.currency}, "
+            f"payment {payment.id} is {payment.amount} {payment.currency}"
+        )
+    payment.stripe_dispute_id = dispute.id
+    payment.dispute_status = dispute.status
+    payment.dispute_reason = dispute.reason
+    payment.dispute_amount = dispute.amount
+    await payment.save(
+        using_db=conn,
+        update_fields=["stripe_dispute_id", "dispute_status", "dispute_reason", "dispute_amount"],
+    )
+    await announce_payment_updated(conn, payment.id)
+    await _notify_host(conn, payment, dispute)
+    return payment
+
+
+async def _disputed_payment(conn: BaseDBAsyncClient, dispute: DisputeSnapshot) -> Payment:
+    query = Payment.select_for_update(no_key=True).using_db(conn)
+    if dispute.payment_intent_id:
+        payment = await query.get_or_none(stripe_payment_intent_id=dispute.payment_intent_id)
+        if payment is None:
+            raise UnknownPaymentIntent(dispute.payment_intent_id)
+        return payment
+    found = await query.filter(stripe_charge_id=dispute.charge_id).first()
+    if found is None or dispute.charge_id is None:
+        raise UnknownCharge(f"no payment for charge {dispute.charge_id} of dispute {dispute.id}")
+    return found
+
+
+async def _notify_host(conn: BaseDBAsyncClient, payment: Payment, dispute: DisputeSnapshot) -> None:
+    disputed = Money.of_minor(dispute.amount, dispute.currency)
+    await host_notifications.queue(
+        conn,
+        payment.organization_id,  # type: ignore[attr-defined]
+        "payment.disputed",
+        f"dispute:{dispute.id}:{dispute.status}",
+        {
+            "id": encode(IdKind.PAYMENT, payment.id),
+            "status": payment.status.value,
+            "dispute": {
+                "status": dispute.status,
+                "reason": dispute.reason,
+                "amount": disputed.format(),
+                "currency": disputed.currency,
+            },
+        },
+    )
