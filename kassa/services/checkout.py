@@ -51,12 +51,11 @@ class CheckoutRequest:
 
 @dataclass(frozen=True, slots=True)
 class _Sale:
-    """What a Checkout Session sells: the payment, its line's name and its metadata."""
+    """What a Checkout Session sells: the payment and its line's name."""
 
     payment: Payment
     organization: Organization
     name: str
-    metadata: dict[str, str]
 
 
 async def start_checkout(
@@ -82,7 +81,9 @@ async def start_checkout(
             customer_id=await organizations.stripe_customer(sale.organization, gateway),
             success_url=request.success_url,
             cancel_url=request.cancel_url,
-            metadata={"kassa_payment_id": str(payment.id), **sale.metadata},
+            # On the session and, through `payment_intent_data`, on the intent Stripe makes
+            # for it: a missed `checkout.session.*` event can then be recovered from the intent.
+            metadata=payments.intent_metadata(payment),
         )
     except StripeFailure as exc:
         await payments.fail_unstarted(payment, exc)
@@ -100,7 +101,7 @@ async def _order_sale(caller: Caller, order_id: uuid.UUID | None) -> _Sale:
         raise DomainError(ErrorCode.ALREADY_PAID, "this order is already paid", "orderId")
     payment = await orders.order_payment(order, caller)
     name = order.description or order.reference or "Order"
-    return _Sale(payment, order.organization, name, {"kassa_order_id": str(order.id)})
+    return _Sale(payment, order.organization, name)
 
 
 async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: int) -> _Sale:
@@ -108,7 +109,7 @@ async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: in
     package = await credits.package_on_sale(request.credit_package or "", "creditPackage")
     payment = await payments.new_credit_payment(caller, organization, package, expiry_days, None)
     name = f"{package.name}: {package.credits} credits"
-    return _Sale(payment, organization, name, {"kassa_credit_package": package.code})
+    return _Sale(payment, organization, name)
 
 
 def _check_url(url: str, field: str) -> None:
