@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 import stripe
 
@@ -311,6 +311,44 @@ def _card(card: Any) -> CardDetails | None:
     )
 
 
+class CheckoutSessionRequest(TypedDict):
+    """What kassa asks of a Checkout Session: one line, paid once."""
+
+    payment_key: str
+    amount: int
+    currency: str
+    name: str
+    customer_id: str
+    success_url: str
+    cancel_url: str
+    metadata: dict[str, str]
+
+
+def checkout_session_params(request: CheckoutSessionRequest) -> dict[str, Any]:
+    """Stripe's parameters for the session; the intent Stripe makes for it gets the same
+    metadata (`payment_intent_data`), so the intent alone names kassa's payment."""
+    return {
+        "mode": "payment",
+        "customer": request["customer_id"],
+        "client_reference_id": request["payment_key"],
+        # Passed as given: Stripe fills in {CHECKOUT_SESSION_ID} itself.
+        "success_url": request["success_url"],
+        "cancel_url": request["cancel_url"],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": request["currency"],
+                    "unit_amount": request["amount"],
+                    "product_data": {"name": request["name"]},
+                },
+            }
+        ],
+        "metadata": request["metadata"],
+        "payment_intent_data": {"metadata": request["metadata"]},
+    }
+
+
 class StripeGateway:
     """Async calls to Stripe (or a Stripe-compatible server at `api_base`)."""
 
@@ -425,40 +463,12 @@ class StripeGateway:
         return found
 
     async def create_checkout_session(
-        self,
-        *,
-        payment_key: str,
-        amount: int,
-        currency: str,
-        name: str,
-        customer_id: str,
-        success_url: str,
-        cancel_url: str,
-        metadata: dict[str, str],
+        self, **request: Unpack[CheckoutSessionRequest]
     ) -> CheckoutSnapshot:
-        params = {
-            "mode": "payment",
-            "customer": customer_id,
-            "client_reference_id": payment_key,
-            # Passed as given: Stripe fills in {CHECKOUT_SESSION_ID} itself.
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": currency,
-                        "unit_amount": amount,
-                        "product_data": {"name": name},
-                    },
-                }
-            ],
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-        }
+        key = f"kassa:checkout:{request['payment_key']}"
         session = await self._call(
             self._client.v1.checkout.sessions.create_async(
-                cast(Any, params), options={"idempotency_key": f"kassa:checkout:{payment_key}"}
+                cast(Any, checkout_session_params(request)), options={"idempotency_key": key}
             )
         )
         return checkout_snapshot(session.to_dict())
