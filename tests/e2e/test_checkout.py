@@ -165,6 +165,13 @@ async def test_intent_event_settles_a_checkout_payment_whose_session_event_was_m
     order = await _create(kassa, member, amount="27.00", currency="usd")
     payment = await start_order_checkout(member, order["order"]["id"], checkout_at_stripe)
     assert payment.stripe_payment_intent_id is None
+    sent = checkout_at_stripe.sessions[payment.stripe_checkout_session_id or ""]
+    assert sent["payment_intent_data"]["metadata"] == {
+        "kassa_payment_id": str(payment.id),
+        "kassa_organization_id": str(payment.organization_id),  # type: ignore[attr-defined]
+        "kassa_purpose": "ORDER",
+        "kassa_order_id": str(uuid.UUID(order["order"]["id"].removeprefix("ord_"))),
+    }
 
     # when: only the intent's own event reaches kassa, which knows no payment by that intent
     intent_id = await checkout_at_stripe.pay(kassa, payment.stripe_checkout_session_id or "")
