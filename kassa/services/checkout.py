@@ -46,12 +46,11 @@ class CheckoutRequest:
 
 @dataclass(frozen=True, slots=True)
 class _Sale:
-    """What a Checkout Session sells: the payment, its line's name and its metadata."""
+    """What a Checkout Session sells: the payment and its line's name."""
 
     payment: Payment
     organization: Organization
     name: str
-    metadata: dict[str, str]
 
 
 async def start_checkout(
@@ -91,7 +90,9 @@ async def _create_session(
             customer_id=await organizations.stripe_customer(sale.organization, gateway),
             success_url=request.success_url,
             cancel_url=request.cancel_url,
-            metadata={"kassa_payment_id": str(payment.id), **sale.metadata},
+            # On the session and, through `payment_intent_data`, on the intent Stripe makes
+            # for it: a missed `checkout.session.*` event can then be recovered from the intent.
+            metadata=payments.intent_metadata(payment),
         )
     except StripeFailure as exc:
         await payments.fail_unstarted(payment, exc)
@@ -106,7 +107,7 @@ async def _order_sale(caller: Caller, gateway: StripeGateway, order_id: uuid.UUI
     await orders.retire(gateway, attempt.retired)
     payment = attempt.payment
     name = order.description or order.reference or "Order"
-    return _Sale(payment, order.organization, name, {"kassa_order_id": str(order.id)})
+    return _Sale(payment, order.organization, name)
 
 
 async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: int) -> _Sale:
@@ -116,7 +117,7 @@ async def _credit_sale(caller: Caller, request: CheckoutRequest, expiry_days: in
         caller, organization, package, expiry_days, None, via_checkout=True
     )
     name = f"{package.name}: {package.credits} credits"
-    return _Sale(payment, organization, name, {"kassa_credit_package": package.code})
+    return _Sale(payment, organization, name)
 
 
 def _check_url(url: str, field: str) -> None:

@@ -332,12 +332,23 @@ async def _create_payment_intent(
         currency=payment.currency,
         customer_id=customer_id,
         payment_method_id=payment_method_id,
-        metadata={
-            "kassa_payment_id": str(payment.id),
-            "kassa_organization_id": str(organization.id),
-            "kassa_purpose": payment.purpose.value,
-        },
+        metadata=intent_metadata(payment),
     )
+
+
+def intent_metadata(payment: Payment) -> dict[str, str]:
+    """What every PaymentIntent kassa causes carries, directly or through Checkout: enough
+    for kassa to recognise its payment when the intent's id was never recorded."""
+    metadata = {
+        "kassa_payment_id": str(payment.id),
+        "kassa_organization_id": str(payment.organization_id),  # type: ignore[attr-defined]
+        "kassa_purpose": payment.purpose.value,
+    }
+    if payment.order_id:  # type: ignore[attr-defined]
+        metadata["kassa_order_id"] = str(payment.order_id)  # type: ignore[attr-defined]
+    if payment.credit_package_code:
+        metadata["kassa_credit_package"] = payment.credit_package_code
+    return metadata
 
 
 async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnapshot) -> None:
@@ -453,9 +464,13 @@ async def _payment_named_by(intent: PaymentIntentSnapshot) -> Payment | None:
 
 
 def _is_made_for(payment: Payment, intent: PaymentIntentSnapshot) -> bool:
+    # Whatever kassa's names the intent gives agree with kassa's record, and it gives at
+    # least the organization: intents made before a name was added lack only that name.
+    named = intent_metadata(payment)
     return (
         payment.stripe_payment_intent_id is None
-        and str(payment.organization_id) == intent.metadata.get("kassa_organization_id")  # type: ignore[attr-defined]
+        and intent.metadata.get("kassa_organization_id") == named["kassa_organization_id"]
+        and all(intent.metadata.get(key, value) == value for key, value in named.items())
         and payment.amount == intent.amount
         and payment.currency == intent.currency
     )

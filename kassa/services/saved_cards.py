@@ -28,7 +28,11 @@ async def create_setup_intent(
     """A SetupIntent for the browser to save a card with; (its id, its client secret)."""
     organization = await organizations.require_visible(caller, organization_id)
     customer_id = await organizations.stripe_customer(organization, gateway)
-    return await gateway.create_setup_intent(setup_key=str(uuid.uuid4()), customer_id=customer_id)
+    return await gateway.create_setup_intent(
+        setup_key=str(uuid.uuid4()),
+        customer_id=customer_id,
+        metadata={"kassa_organization_id": str(organization.id)},
+    )
 
 
 async def listed(organization: Organization) -> list[SavedCard]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 import stripe
 
@@ -331,6 +331,12 @@ def _id_of(value: Any) -> str | None:
     return None
 
 
+def _created_since(obj: JSONObject, created_from: int) -> bool:
+    # An object without a creation time is kept: better checked twice than never.
+    created = _optional_int(obj.get("created"))
+    return created is None or created >= created_from
+
+
 def _optional_int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) else None
 
@@ -357,6 +363,44 @@ def _card(card: Any) -> CardDetails | None:
         exp_month=_optional_int(card.get("exp_month")),
         exp_year=_optional_int(card.get("exp_year")),
     )
+
+
+class CheckoutSessionRequest(TypedDict):
+    """What kassa asks of a Checkout Session: one line, paid once."""
+
+    payment_key: str
+    amount: int
+    currency: str
+    name: str
+    customer_id: str
+    success_url: str
+    cancel_url: str
+    metadata: dict[str, str]
+
+
+def checkout_session_params(request: CheckoutSessionRequest) -> dict[str, Any]:
+    """Stripe's parameters for the session; the intent Stripe makes for it gets the same
+    metadata (`payment_intent_data`), so the intent alone names kassa's payment."""
+    return {
+        "mode": "payment",
+        "customer": request["customer_id"],
+        "client_reference_id": request["payment_key"],
+        # Passed as given: Stripe fills in {CHECKOUT_SESSION_ID} itself.
+        "success_url": request["success_url"],
+        "cancel_url": request["cancel_url"],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": request["currency"],
+                    "unit_amount": request["amount"],
+                    "product_data": {"name": request["name"]},
+                },
+            }
+        ],
+        "metadata": request["metadata"],
+        "payment_intent_data": {"metadata": request["metadata"]},
+    }
 
 
 class StripeGateway:
@@ -440,61 +484,45 @@ class StripeGateway:
         intent = await self._call(self._client.v1.payment_intents.cancel_async(intent_id))
         return payment_intent_snapshot(intent.to_dict())
 
-    async def payment_intents_since(
-        self, created_from: int, *, max_pages: int = 100
-    ) -> list[PaymentIntentSnapshot]:
-        """PaymentIntents created at or after `created_from`, newest first.
+    async def payment_intents_since(self, created_from: int) -> list[PaymentIntentSnapshot]:
+        """PaymentIntents created at or after `created_from`, newest first."""
+        listed = await self._list_since(self._client.v1.payment_intents.list_async, created_from)
+        return [payment_intent_snapshot(item) for item in listed]
 
-        Pages newest first and stops at the first older one instead of filtering by
-        `created`, which the local Stripe-compatible server does not support.
-        """
-        found: list[PaymentIntentSnapshot] = []
+    async def checkout_sessions_since(self, created_from: int) -> list[CheckoutSnapshot]:
+        """Checkout Sessions created at or after `created_from`, newest first."""
+        listed = await self._list_since(self._client.v1.checkout.sessions.list_async, created_from)
+        return [checkout_snapshot(item) for item in listed]
+
+    async def refunds_since(self, created_from: int) -> list[RefundSnapshot]:
+        """Refunds created at or after `created_from` (in kassa or in Stripe's dashboard)."""
+        listed = await self._list_since(self._client.v1.refunds.list_async, created_from)
+        return [refund_snapshot(item) for item in listed]
+
+    async def _list_since(
+        self, list_page: Callable[[Any], Awaitable[Any]], created_from: int, max_pages: int = 100
+    ) -> list[JSONObject]:
+        # Stripe lists newest first: paging stops at the first older object instead of
+        # filtering by `created`, which the local Stripe-compatible server does not support.
+        found: list[JSONObject] = []
         params: dict[str, Any] = {"limit": 100}
         for _ in range(max_pages):
-            page = await self._call(self._client.v1.payment_intents.list_async(cast(Any, params)))
-            intents = [payment_intent_snapshot(item.to_dict()) for item in page.data]
-            recent = [i for i in intents if i.created is None or i.created >= created_from]
+            page = await self._call(list_page(dict(params)))
+            items = [item.to_dict() for item in page.data]
+            recent = [item for item in items if _created_since(item, created_from)]
             found.extend(recent)
-            if len(recent) < len(intents) or not page.has_more or not intents:
+            if len(recent) < len(items) or not page.has_more or not items:
                 break
-            params["starting_after"] = intents[-1].id
+            params["starting_after"] = str(items[-1]["id"])
         return found
 
     async def create_checkout_session(
-        self,
-        *,
-        payment_key: str,
-        amount: int,
-        currency: str,
-        name: str,
-        customer_id: str,
-        success_url: str,
-        cancel_url: str,
-        metadata: dict[str, str],
+        self, **request: Unpack[CheckoutSessionRequest]
     ) -> CheckoutSnapshot:
-        params = {
-            "mode": "payment",
-            "customer": customer_id,
-            "client_reference_id": payment_key,
-            # Passed as given: Stripe fills in {CHECKOUT_SESSION_ID} itself.
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": currency,
-                        "unit_amount": amount,
-                        "product_data": {"name": name},
-                    },
-                }
-            ],
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-        }
+        key = f"kassa:checkout:{request['payment_key']}"
         session = await self._call(
             self._client.v1.checkout.sessions.create_async(
-                cast(Any, params), options={"idempotency_key": f"kassa:checkout:{payment_key}"}
+                cast(Any, checkout_session_params(request)), options={"idempotency_key": key}
             )
         )
         return checkout_snapshot(session.to_dict())
@@ -524,9 +552,16 @@ class StripeGateway:
         )
         return [refund_snapshot(item.to_dict()) for item in page.data]
 
-    async def create_setup_intent(self, *, setup_key: str, customer_id: str) -> tuple[str, str]:
+    async def create_setup_intent(
+        self, *, setup_key: str, customer_id: str, metadata: dict[str, str]
+    ) -> tuple[str, str]:
         """A SetupIntent for saving a card; its id and client secret."""
-        params = {"customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]}
+        params = {
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
         intent = await self._call(
             self._client.v1.setup_intents.create_async(
                 cast(Any, params), options={"idempotency_key": f"kassa:setup:{setup_key}"}

@@ -134,12 +134,10 @@ async def replay_events(
 async def reconcile_once(settings: Settings, url: str, since: timedelta) -> int:
     async with _opened(settings, url) as runtime:
         run = await reconciliation.reconcile(runtime.gateway, datetime.now(UTC) - since)
-    print(
-        f"checked {run.checked} PaymentIntent(s) since {run.since.isoformat()}; fixed {run.fixed}"
-    )
+    since_text = run.since.isoformat()
+    print(f"checked {run.checked} Stripe object(s) since {since_text}; fixed {run.fixed}")
     for fix in run.report:
-        print(
-            f"  {fix['paymentIntent']}  payment {fix['payment']}: {fix['fix']} "
-            f"({fix['from']} -> {fix['to']})"
-        )
+        stripe_id = fix.get("checkoutSession") or fix.get("paymentIntent") or fix.get("refund")
+        change = f" ({fix['from']} -> {fix['to']})" if "to" in fix else ""
+        print(f"  {stripe_id}  payment {fix.get('payment', '?')}: {fix['fix']}{change}")
     return 0

@@ -114,7 +114,7 @@ class Worker:
                 return
             since = (last or now - FIRST_RECONCILIATION) - RECONCILIATION_OVERLAP
             run = await reconciliation.reconcile(self.runtime.gateway, since)
-            log.info("reconciliation checked %d intents, fixed %d", run.checked, run.fixed)
+            log.info("reconciliation checked %d Stripe objects, fixed %d", run.checked, run.fixed)
 
     async def expire_credits(self) -> None:
         """Expire credit lots that are due (several workers at once only take turns)."""

@@ -6,13 +6,24 @@ fixture says and its payment is recorded as `startCheckout` records it against S
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 from unittest.mock import ANY
 
-from kassa.models import LedgerTransfer, Order, Payment, PaymentPurpose
+from kassa.models import LedgerTransfer, Order, Payment, PaymentPurpose, StripeEvent
+from tests.e2e.checkout_at_stripe import CheckoutAtStripe, start_order_checkout
 from tests.e2e.test_orders import _create, _order
-from tests.support import JSON, Kassa, Member, fixture, stripe_event
+from tests.support import (
+    JSON,
+    WEBHOOK_GRACE_SECONDS,
+    Kassa,
+    Member,
+    fixture,
+    stripe_event,
+    wait_for_event,
+)
 
 START = """
 mutation Start($input: StartCheckoutInput!) {
@@ -40,6 +51,16 @@ async def _checkout_payment(member: Member, order_id: str) -> Payment:
         stripe_checkout_session_id=f"cs_test_{uuid.uuid4().hex}",
         via_checkout=True,
     )
+
+
+async def _event_about(object_id: str, event_type: str) -> StripeEvent:
+    deadline = time.monotonic() + WEBHOOK_GRACE_SECONDS
+    while True:
+        event = await StripeEvent.filter(object_id=object_id, type=event_type).first()
+        if event is not None:
+            return event
+        assert time.monotonic() < deadline, f"no {event_type} for {object_id} arrived"
+        await asyncio.sleep(0.1)
 
 
 def _session(payment: Payment, **fields: Any) -> JSON:
@@ -154,3 +175,39 @@ async def test_start_checkout_refuses_urls_that_cannot_be_parsed_before_any_paym
         {"code": "INVALID_INPUT", "message": ANY, "field": "cancelUrl"}
     ] * 3
     assert not await Payment.filter(order_id=order["order"]["id"].removeprefix("ord_")).exists()
+
+
+async def test_intent_event_settles_a_checkout_payment_whose_session_event_was_missed(
+    kassa: Kassa, checkout_at_stripe: CheckoutAtStripe
+) -> None:
+    # given: a Checkout payment paid at Stripe; `checkout.session.completed` never arrives
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="27.00", currency="usd")
+    payment = await start_order_checkout(member, order["order"]["id"], checkout_at_stripe)
+    assert payment.stripe_payment_intent_id is None
+    sent = checkout_at_stripe.sessions[payment.stripe_checkout_session_id or ""]
+    assert sent["payment_intent_data"]["metadata"] == {
+        "kassa_payment_id": str(payment.id),
+        "kassa_organization_id": str(payment.organization_id),  # type: ignore[attr-defined]
+        "kassa_purpose": "ORDER",
+        "kassa_order_id": str(uuid.UUID(order["order"]["id"].removeprefix("ord_"))),
+    }
+
+    # when: only the intent's own event reaches kassa, which knows no payment by that intent
+    intent_id = await checkout_at_stripe.pay(kassa, payment.stripe_checkout_session_id or "")
+    succeeded = await _event_about(intent_id, "payment_intent.succeeded")
+    stored = await wait_for_event(succeeded.id, attempts=99)
+
+    # then: kassa read the intent, recognised its payment, and applied the event once
+    assert (stored.status, stored.last_error) == ("PROCESSED", None)
+    payment = await Payment.get(id=payment.id)
+    assert (payment.status, payment.stripe_payment_intent_id) == ("SUCCEEDED", intent_id)
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1
+
+    # and the session's completion, arriving at last, books nothing more
+    late = _session(payment, status="complete", payment_status="paid")
+    late["payment_intent"] = intent_id
+    completed = await kassa.deliver_and_wait(stripe_event("checkout.session.completed", late))
+    assert completed.status == "PROCESSED"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from kassa.demo.local_stripe import SECRET_KEY, LocalStripe
+from kassa.models import LedgerTransfer, Payment, Refund
 from kassa.services import reconciliation
-from kassa.services.stripe_gateway import StripeGateway
-from tests.support import VISA, Kassa
+from kassa.services.stripe_gateway import CheckoutSnapshot, StripeGateway, checkout_snapshot
+from tests.e2e.checkout_at_stripe import CheckoutAtStripe, start_order_checkout
+from tests.e2e.test_checkout import _checkout_payment, _session
+from tests.e2e.test_orders import _create, _order
+from tests.support import VISA, Kassa, assert_ledger_consistent
 
 # The local server sends its event about a second after the change; wait it out.
 DELIVERY_WINDOW_SECONDS = 2.5
@@ -55,3 +61,151 @@ async def test_missed_webhook_is_found_and_applied_once(
         fix["paymentIntent"] for fix in second.report
     ]
     assert (await kassa.wallet(member))["balance"]["amount"] == "11.00"
+
+
+@asynccontextmanager
+async def _webhooks_lost(kassa: Kassa, local_stripe: LocalStripe) -> AsyncIterator[None]:
+    """Every event Stripe sends meanwhile goes nowhere."""
+    secret = kassa.settings.webhook_secrets[0]
+    local_stripe.register_webhook("http://127.0.0.1:9/nowhere", secret)
+    try:
+        yield
+        await asyncio.sleep(DELIVERY_WINDOW_SECONDS)
+    finally:
+        local_stripe.register_webhook(kassa.webhook_url, secret)
+
+
+async def _reconcile_twice(
+    gateway: StripeGateway,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    since = datetime.now(UTC) - timedelta(minutes=10)
+    first = await reconciliation.reconcile(gateway, since)
+    second = await reconciliation.reconcile(gateway, since)
+    assert first.finished_at is not None and second.finished_at is not None
+    return first.report, second.report
+
+
+def _about(report: list[dict[str, object]], key: str, stripe_id: str) -> list[dict[str, object]]:
+    return [fix for fix in report if fix.get(key) == stripe_id]
+
+
+async def test_checkout_payment_whose_events_were_all_missed_is_recovered(
+    kassa: Kassa, local_stripe: LocalStripe, checkout_at_stripe: CheckoutAtStripe
+) -> None:
+    # given: a Checkout payment paid at Stripe; neither the session's nor the intent's
+    # events reach kassa (and the local server cannot list Checkout Sessions at all)
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="31.00", currency="usd")
+    payment = await start_order_checkout(member, order["order"]["id"], checkout_at_stripe)
+    async with _webhooks_lost(kassa, local_stripe):
+        intent_id = await checkout_at_stripe.pay(kassa, payment.stripe_checkout_session_id or "")
+    await payment.refresh_from_db()
+    assert (payment.status, payment.stripe_payment_intent_id) == ("REQUIRES_PAYMENT_METHOD", None)
+
+    # when
+    first, second = await _reconcile_twice(checkout_at_stripe)
+
+    # then: the intent's metadata named the payment; kassa's record agreed; booked once
+    assert _about(first, "paymentIntent", intent_id) == [
+        {
+            "payment": str(payment.id),
+            "paymentIntent": intent_id,
+            "fix": "unrecorded intent attached",
+            "from": None,
+            "to": "SUCCEEDED",
+        }
+    ]
+    assert _about(second, "paymentIntent", intent_id) == []
+    await payment.refresh_from_db()
+    assert (payment.status, payment.stripe_payment_intent_id) == ("SUCCEEDED", intent_id)
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1
+
+
+class ListedSessions(StripeGateway):
+    """The local server, plus the Checkout Sessions Stripe would list (it has none)."""
+
+    def __init__(self, api_base: str, sessions: list[CheckoutSnapshot]) -> None:
+        super().__init__(SECRET_KEY, api_base=api_base)
+        self.sessions = sessions
+
+    async def checkout_sessions_since(self, created_from: int) -> list[CheckoutSnapshot]:
+        return self.sessions
+
+
+async def test_completed_checkout_session_whose_events_were_missed_is_applied_once(
+    kassa: Kassa, local_stripe: LocalStripe
+) -> None:
+    # given: a session Stripe lists as complete and paid; kassa heard nothing about it
+    member = await kassa.member()
+    order = await _create(kassa, member, amount="12.00", currency="usd")
+    payment = await _checkout_payment(member, order["order"]["id"])
+    paid = checkout_snapshot(_session(payment, status="complete", payment_status="paid"))
+    still_open = checkout_snapshot(_session(await _checkout_payment(member, order["order"]["id"])))
+    foreign = checkout_snapshot(_session(payment, status="complete") | {"id": "cs_test_other"})
+    gateway = ListedSessions(local_stripe.api_base, [paid, still_open, foreign])
+
+    # when
+    try:
+        first, second = await _reconcile_twice(gateway)
+    finally:
+        await gateway.aclose()
+
+    # then
+    assert _about(first, "checkoutSession", paid.id) == [
+        {
+            "payment": str(payment.id),
+            "checkoutSession": paid.id,
+            "fix": "status brought up to date",
+            "from": "REQUIRES_PAYMENT_METHOD",
+            "to": "SUCCEEDED",
+        }
+    ]
+    assert _about(first, "checkoutSession", still_open.id) == []
+    assert _about(first, "checkoutSession", foreign.id) == []
+    assert _about(second, "checkoutSession", paid.id) == []
+    await payment.refresh_from_db()
+    assert payment.status == "SUCCEEDED"
+    assert payment.stripe_payment_intent_id == paid.payment_intent_id
+    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1
+
+
+async def test_refund_made_at_stripe_whose_events_were_missed_is_booked_once(
+    kassa: Kassa, local_stripe: LocalStripe
+) -> None:
+    # given: a paid top-up, refunded in part at Stripe (the dashboard); no event arrives
+    member = await kassa.member()
+    created = await kassa.top_up(member, "10.00")
+    payment_id, intent_id = created["payment"]["id"], created["payment"]["stripePaymentIntentId"]
+    await kassa.confirm_with_card(intent_id, VISA)
+    assert (await kassa.wait_for_status(member, payment_id, "SUCCEEDED"))["status"] == "SUCCEEDED"
+    async with _webhooks_lost(kassa, local_stripe):
+        refund = await kassa.stripe.v1.refunds.create_async(
+            {"payment_intent": intent_id, "amount": 400}
+        )
+    assert (await kassa.wallet(member))["balance"]["amount"] == "10.00"
+    gateway = StripeGateway(SECRET_KEY, api_base=local_stripe.api_base)
+
+    # when
+    try:
+        first, second = await _reconcile_twice(gateway)
+    finally:
+        await gateway.aclose()
+
+    # then
+    payment_uuid = uuid.UUID(payment_id.removeprefix("pay_"))
+    assert _about(first, "refund", refund.id) == [
+        {
+            "payment": str(payment_uuid),
+            "refund": refund.id,
+            "fix": "unrecorded refund applied",
+            "from": None,
+            "to": "SUCCEEDED",
+        }
+    ]
+    assert _about(second, "refund", refund.id) == []
+    assert await Refund.filter(payment_id=payment_uuid).count() == 1
+    assert (await Payment.get(id=payment_uuid)).amount_refunded == 400
+    assert (await kassa.wallet(member))["balance"]["amount"] == "6.00"
+    await assert_ledger_consistent()
