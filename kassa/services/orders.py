@@ -12,7 +12,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
-from kassa.services import organizations, payments
+from kassa.services import organizations, payments, saved_cards
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.pagination import Page, paginate
@@ -107,6 +107,10 @@ async def pay_order(
     order = await visible_order(caller, order_id)
     if order is None:
         raise not_found("order", "orderId")
+    # Resolved before the attempt starts: a card that is not the organization's creates nothing.
+    payment_method_id = await saved_cards.stripe_payment_method(
+        order.organization, payment_method_id
+    )
     async with _one_at_a_time(f"kassa:pay_order:{order.id}"):
         await order.refresh_from_db(fields=["status"])
         if order.status.is_paid:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from kassa.models import Order, OrderStatus, Payment, PaymentStatus
-from kassa.services import payments
+from kassa.services import payments, saved_cards
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import StripeFailure, StripeGateway
@@ -41,9 +41,10 @@ async def confirm_payment(
             ErrorCode.INVALID_STATE, f"the payment is {payment.status.value}", "paymentId"
         )
     intent_id = payment.stripe_payment_intent_id or ""
+    card = await saved_cards.stripe_payment_method(payment.organization, payment_method_id)
     try:
-        if payment_method_id:
-            intent = await gateway.set_payment_method(intent_id, payment_method_id)
+        if card:
+            intent = await gateway.set_payment_method(intent_id, card)
             await payments.record_payment_intent(payment.id, intent)
         intent = await gateway.retrieve_payment_intent(intent_id)
         if intent.status != "requires_confirmation":

@@ -34,7 +34,14 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError, UnsupportedCurrency
-from kassa.services import clock, credit_lots, host_notifications, ledger, organizations
+from kassa.services import (
+    clock,
+    credit_lots,
+    host_notifications,
+    ledger,
+    organizations,
+    saved_cards,
+)
 from kassa.services.errors import DomainError, ErrorCode, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
@@ -114,8 +121,9 @@ async def top_up_wallet(
     organization = await organizations.require_visible(caller, request.organization_id)
     money = charge_amount(request.amount, request.currency)
     check_idempotency_key(request.idempotency_key)
+    named = await saved_cards.stripe_payment_method(organization, request.payment_method_id)
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
-    card = request.payment_method_id or await default_card_id(organization)
+    card = named or await default_card_id(organization)
     return await attach_payment_intent(payment, organization, gateway, card)
 
 
