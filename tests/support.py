@@ -24,7 +24,8 @@ from kassa.config import Settings
 from kassa.models import StripeEvent
 from kassa.services.identity import OrgRole, issue_dev_token
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+# Stripe's own example objects, kept in the repository with their licence (see its README).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "objects.json"
 VISA = "4242424242424242"
 DECLINED = "4000000000000341"
 # The local Stripe server sends its events about a second after the change.

@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
-from kassa.services import organizations, payments, stripe_calls
+from kassa.services import organizations, payments, saved_cards, stripe_calls
 from kassa.services.addresses import check_email, is_email
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
@@ -108,6 +108,10 @@ async def pay_order(
     order = await visible_order(caller, order_id)
     if order is None:
         raise not_found("order", "orderId")
+    # Resolved before the attempt starts: a card that is not the organization's creates nothing.
+    payment_method_id = await saved_cards.stripe_payment_method(
+        order.organization, payment_method_id
+    )
     attempt = await open_attempt(order, caller, via_checkout=False)
     await retire(gateway, attempt.retired)
     card = payment_method_id or await payments.default_card_id(order.organization)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from kassa.models import Order, OrderStatus, Payment, PaymentStatus
-from kassa.services import payments, stripe_calls
+from kassa.services import payments, saved_cards, stripe_calls
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import StripeFailure, StripeGateway
@@ -47,9 +47,10 @@ async def confirm_payment(
 
 async def _confirm(payment: Payment, gateway: StripeGateway, payment_method_id: str | None) -> None:
     intent_id = payment.stripe_payment_intent_id or ""
+    card = await saved_cards.stripe_payment_method(payment.organization, payment_method_id)
     try:
-        if payment_method_id:
-            intent = await gateway.set_payment_method(intent_id, payment_method_id)
+        if card:
+            intent = await gateway.set_payment_method(intent_id, card)
             await payments.record_payment_intent(payment.id, intent)
         intent = await gateway.retrieve_payment_intent(intent_id)
         if intent.status != "requires_confirmation":

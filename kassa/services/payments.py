@@ -41,6 +41,7 @@ from kassa.services import (
     ledger,
     organizations,
     outbox,
+    saved_cards,
     stripe_calls,
 )
 from kassa.services.addresses import check_email
@@ -130,8 +131,9 @@ async def top_up_wallet(
     money = charge_amount(request.amount, request.currency)
     check_idempotency_key(request.idempotency_key)
     check_email(request.receipt_email, "receiptEmail")
+    named = await saved_cards.stripe_payment_method(organization, request.payment_method_id)
     payment = await _new_payment(caller, organization, PaymentPurpose.WALLET_TOP_UP, money, request)
-    card = request.payment_method_id or await default_card_id(organization)
+    card = named or await default_card_id(organization)
     return await attach_payment_intent(payment, organization, gateway, card)
 
 
@@ -773,11 +775,29 @@ async def _queue_order_confirmations(conn: BaseDBAsyncClient, order_id: uuid.UUI
 
 
 async def fill_card_details(payment_id: uuid.UUID, gateway: StripeGateway) -> None:
-    """Events from some Stripe API versions carry no card details: read them once."""
+    """The follow-up of an event that left a payment without its card: read it once."""
     payment = await Payment.get(id=payment_id)
     if payment.card_last4 or not payment.stripe_payment_method_id:
         return
-    card = await gateway.retrieve_card(payment.stripe_payment_method_id)
+    await _read_card(payment.id, payment.stripe_payment_method_id, gateway)
+
+
+async def read_card_before_event(
+    intent_id: str, payment_method_id: str, gateway: StripeGateway
+) -> None:
+    """Read the card an event about to be applied does not carry, so that the payment never
+    shows SUCCEEDED without it; when Stripe cannot answer now, the event's follow-up will."""
+    payment = await Payment.get_or_none(stripe_payment_intent_id=intent_id)
+    if payment is None or payment.card_last4:
+        return
+    try:
+        await _read_card(payment.id, payment_method_id, gateway)
+    except StripeFailure as exc:
+        log.info("card of PaymentIntent %s left to the follow-up: %s", intent_id, exc)
+
+
+async def _read_card(payment_id: uuid.UUID, payment_method_id: str, gateway: StripeGateway) -> None:
+    card = await gateway.retrieve_card(payment_method_id)
     if card is not None:
         await Payment.filter(id=payment_id, card_last4__isnull=True).update(
             card_brand=card.brand,

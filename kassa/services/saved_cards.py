@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from kassa.ids import IdKind, decode, kind_of
 from kassa.models import Organization, SavedCard
 from kassa.services import organizations
 from kassa.services.errors import DomainError, ErrorCode, not_found
@@ -60,6 +61,45 @@ async def _visible_card(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:
     if card is None:
         raise not_found("payment method", "paymentMethodId")
     return card
+
+
+async def stripe_payment_method(
+    organization: Organization, payment_method_id: str | None
+) -> str | None:
+    """The Stripe payment method that pays for `organization` when the caller names one.
+
+    A kassa id (`card_…`, what `paymentMethods` lists) is one of the organization's own
+    saved cards, still attached; any other id is Stripe's (a card just entered, a test card)
+    and goes to Stripe as given, unless kassa knows it as another organization's card.
+    Checked before anything is created, so a card that is not the caller's costs nothing.
+    """
+    if payment_method_id is None:
+        return None
+    if kind_of(payment_method_id) is not None:
+        return await _own_card(organization, decode(IdKind.SAVED_CARD, payment_method_id))
+    if await _saved_by_another(organization, payment_method_id):
+        raise not_found("payment method", "paymentMethodId")
+    return payment_method_id
+
+
+async def _saved_by_another(organization: Organization, stripe_payment_method_id: str) -> bool:
+    # Stripe refuses a card attached to another customer; a compatible server may not.
+    return (
+        await SavedCard.filter(stripe_payment_method_id=stripe_payment_method_id)
+        .exclude(organization=organization)
+        .exists()
+    )
+
+
+async def _own_card(organization: Organization, card_id: uuid.UUID | None) -> str:
+    card = (
+        await SavedCard.get_or_none(id=card_id, organization=organization, detached_at__isnull=True)
+        if card_id
+        else None
+    )
+    if card is None:
+        raise not_found("payment method", "paymentMethodId")
+    return card.stripe_payment_method_id
 
 
 async def set_default(caller: Caller, card_id: uuid.UUID | None) -> SavedCard:

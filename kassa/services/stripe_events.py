@@ -24,6 +24,7 @@ from kassa.services import checkout, disputes, outbox, payments, refunds, saved_
 from kassa.services.errors import check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
+    StripeGateway,
     VerifiedEvent,
     checkout_snapshot,
     dispute_snapshot,
@@ -245,6 +246,24 @@ async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
     return await handler(conn, event, data_object)
 
 
+async def read_card_first(event_id: str, gateway: StripeGateway) -> None:
+    """Before a PaymentIntent event is applied, outside its transaction: read the card it
+    does not carry (Stripe's events name the payment method, not the card)."""
+    event = await StripeEvent.get_or_none(id=event_id)
+    if event is None or event.status not in UNHANDLED or not _is_about_an_intent(event):
+        return
+    try:
+        intent = payment_intent_snapshot(json.loads(event.payload)["data"]["object"])
+    except (KeyError, TypeError, ValueError):
+        return  # unreadable: applying the event records why
+    if intent.card is None and intent.payment_method_id:
+        await payments.read_card_before_event(intent.id, intent.payment_method_id, gateway)
+
+
+def _is_about_an_intent(event: StripeEvent) -> bool:
+    return HANDLERS.get(event.type) is _payment_intent_changed
+
+
 async def _payment_intent_changed(
     conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
 ) -> Outcome:
@@ -252,6 +271,7 @@ async def _payment_intent_changed(
     payment = await payments.payment_for_intent(conn, intent.id)
     await payments.apply_payment_intent(conn, payment, intent, event.stripe_created)
     if payment.card_last4 is None and payment.stripe_payment_method_id:
+        # Neither the event nor the read before it gave the card: read it later.
         await outbox.add(
             conn,
             READ_CARD_DETAILS,

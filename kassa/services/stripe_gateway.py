@@ -232,6 +232,12 @@ def _timestamp(value: Any) -> int:
     return value
 
 
+def _with_card() -> Any:
+    # An intent kassa reads or confirms comes with its card: neither this API version's
+    # `latest_charge` (an id) nor the local server's charges carry the card, its method does.
+    return {"expand": ["payment_method"]}
+
+
 def payment_intent_snapshot(obj: JSONObject) -> PaymentIntentSnapshot:
     """Read a PaymentIntent (event payload or API answer) into kassa's snapshot."""
     charge = _latest_charge(obj)
@@ -461,7 +467,9 @@ class StripeGateway:
     ) -> PaymentIntentSnapshot:
         intent = await self._call(
             self._client.v1.payment_intents.confirm_async(
-                intent_id, options={"idempotency_key": f"kassa:payment:{payment_key}:confirm"}
+                intent_id,
+                _with_card(),
+                options={"idempotency_key": f"kassa:payment:{payment_key}:confirm"},
             )
         )
         return payment_intent_snapshot(intent.to_dict())
@@ -477,7 +485,9 @@ class StripeGateway:
         return payment_intent_snapshot(intent.to_dict())
 
     async def retrieve_payment_intent(self, intent_id: str) -> PaymentIntentSnapshot:
-        intent = await self._call(self._client.v1.payment_intents.retrieve_async(intent_id))
+        intent = await self._call(
+            self._client.v1.payment_intents.retrieve_async(intent_id, _with_card())
+        )
         return payment_intent_snapshot(intent.to_dict())
 
     async def cancel_payment_intent(self, intent_id: str) -> PaymentIntentSnapshot:

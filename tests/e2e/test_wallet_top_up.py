@@ -10,6 +10,7 @@ from kassa.models import LedgerTransfer, Organization, Payment
 from tests.support import (
     DECLINED,
     VISA,
+    WEBHOOK_GRACE_SECONDS,
     Kassa,
     assert_ledger_consistent,
     payment_intent_event,
@@ -49,6 +50,55 @@ async def test_card_top_up_credits_the_wallet_once_with_its_ledger_row(kassa: Ka
         }
     ]
     await assert_ledger_consistent()
+
+
+TOP_UP_SHOWING_CARD = """
+mutation TopUp($input: TopUpWalletInput!) {
+  topUpWallet(input: $input) {
+    ... on PaymentIntentCreated { payment { id status card { brand last4 } } }
+    ... on UserError { code message }
+  }
+}
+"""
+
+
+async def test_a_payment_kassa_confirms_shows_its_card_in_the_same_answer(kassa: Kassa) -> None:
+    member = await kassa.member()
+    variables = {
+        "input": {
+            "organizationId": member.organization_id,
+            "amount": "11.00",
+            "currency": "usd",
+            "paymentMethodId": "pm_card_visa",
+        }
+    }
+
+    body = await kassa.gql(TOP_UP_SHOWING_CARD, variables, member.token)
+
+    payment = body["data"]["topUpWallet"]["payment"]
+    assert payment["status"] == "SUCCEEDED", body
+    assert payment["card"] == {"brand": "visa", "last4": "4242"}
+
+
+async def test_a_payment_the_webhook_turns_succeeded_shows_its_card_from_then_on(
+    kassa: Kassa,
+) -> None:
+    # given: a top-up confirmed in the browser, as Stripe.js does
+    member = await kassa.member()
+    created = await kassa.top_up(member, "13.00")
+    await kassa.confirm_with_card(created["payment"]["stripePaymentIntentId"], VISA)
+
+    # when: watching the payment until Stripe's event turns it SUCCEEDED
+    deadline = time.monotonic() + WEBHOOK_GRACE_SECONDS
+    payment = await kassa.payment(member, created["payment"]["id"])
+    while payment["status"] != "SUCCEEDED" and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        payment = await kassa.payment(member, created["payment"]["id"])
+
+    # then: the first answer that says SUCCEEDED already names the card
+    assert payment["status"] == "SUCCEEDED"
+    assert payment["card"] is not None, payment
+    assert payment["card"]["last4"] == "4242"
 
 
 async def test_declined_card_fails_the_payment_and_leaves_the_wallet_alone(kassa: Kassa) -> None:
