@@ -72,7 +72,14 @@ def _inbox_families(stats: stripe_events.InboxStats) -> list[GaugeMetricFamily]:
         "Age of the oldest event not handled yet (0 when none waits)",
         value=stats.oldest_unhandled_seconds,
     )
-    return [events, retried, lag]
+    refused = GaugeMetricFamily(
+        "kassa_stripe_events_refused",
+        "Events not applied because their money disagrees with kassa's record, by type",
+        labels=["type"],
+    )
+    for event_type, count in stats.refused_by_type:
+        refused.add_metric([event_type], count)
+    return [events, retried, lag, refused]
 
 
 def _exposition(families: list[GaugeMetricFamily]) -> bytes:

@@ -23,6 +23,11 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
 
 
+class StripeMismatch(Exception):
+    """Stripe reports money that does not agree with kassa's record: nothing is booked, and
+    the event stays failed (then dead) with this as its reason, for an operator to see."""
+
+
 class DomainError(Exception):
     """An expected failure, shown to the client as a `UserError` union member."""
 

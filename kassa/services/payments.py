@@ -45,7 +45,7 @@ from kassa.services import (
     stripe_calls,
 )
 from kassa.services.addresses import check_email
-from kassa.services.errors import DomainError, ErrorCode, check_same_request
+from kassa.services.errors import DomainError, ErrorCode, StripeMismatch, check_same_request
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
@@ -85,7 +85,7 @@ class UnknownPaymentIntent(Exception):
         self.intent_id = intent_id
 
 
-class PaymentMismatch(Exception):
+class PaymentMismatch(StripeMismatch):
     """Stripe reports an amount or currency that differs from kassa's record."""
 
 

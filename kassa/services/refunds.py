@@ -31,6 +31,7 @@ from kassa.services import clock, credit_lots, ledger, organizations, payments, 
 from kassa.services.errors import (
     DomainError,
     ErrorCode,
+    StripeMismatch,
     check_same_request,
     check_storable,
     not_found,
@@ -150,11 +151,7 @@ async def _refund_amount(
         raise DomainError(
             ErrorCode.INVALID_STATE, "only a succeeded payment can be refunded", "paymentId"
         )
-    held = sum(
-        refund.amount
-        for refund in await Refund.filter(payment=payment).using_db(conn)
-        if refund.status.holds_money
-    )
+    held = await _held(conn, payment)
     remaining = payment.amount - held
     amount = remaining if text is None else _amount(text, payment.currency)
     if remaining <= 0 or amount > remaining:
@@ -245,14 +242,26 @@ class RefundBeforePayment(Exception):
     """A refund succeeded for a payment kassa has not seen succeed yet: retried later."""
 
 
+class RefundMismatch(StripeMismatch):
+    """A refund event that does not fit kassa's record of the payment: never booked."""
+
+
 async def apply_refund(
     conn: BaseDBAsyncClient, snapshot: RefundSnapshot, observed_at: datetime
 ) -> Refund:
-    """Bring kassa's refund to Stripe's state, booking money once on success."""
-    found = await _refund_for(conn, snapshot)
+    """Bring kassa's refund to Stripe's state, booking money once on success.
+
+    Stripe's word is checked against kassa's record before anything is written: the
+    currency is the payment's, a known refund keeps its amount, and a refund kassa did not
+    ask for fits into what is left of the payment after every refund that holds money.
+    """
+    known = await _known_refund(conn, snapshot)
+    payment_id = known.payment_id if known else (await _payment_refunded(conn, snapshot)).id  # type: ignore[attr-defined]
     # The payment first, then the refund: every path locks in this order.
-    await Payment.select_for_update(no_key=True).using_db(conn).get(id=found.payment_id)  # type: ignore[attr-defined]
+    payment = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
+    found = known or await _dashboard_refund(conn, snapshot, payment)
     refund = await Refund.select_for_update(no_key=True).using_db(conn).get(id=found.id)
+    _check_matches(refund, payment, snapshot)
     before, after = refund.status, STRIPE_STATUS.get(snapshot.status, RefundStatus.PENDING)
     if PROGRESS[after] < PROGRESS[before] or _is_older(refund, observed_at):
         return refund
@@ -265,18 +274,25 @@ async def apply_refund(
     return refund
 
 
+def _check_matches(refund: Refund, payment: Payment, snapshot: RefundSnapshot) -> None:
+    if snapshot.currency != payment.currency or (snapshot.amount, snapshot.currency) != (
+        refund.amount,
+        refund.currency,
+    ):
+        raise RefundMismatch(
+            f"Stripe's refund {snapshot.id} is {snapshot.amount} {snapshot.currency}; kassa's "
+            f"refund {refund.id} is {refund.amount} {refund.currency} of payment {payment.id} "
+            f"in {payment.currency}"
+        )
+
+
 def _is_older(refund: Refund, observed_at: datetime) -> bool:
     return refund.last_stripe_event_at is not None and observed_at < refund.last_stripe_event_at
 
 
-async def _refund_for(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund:
+async def _known_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund | None:
     found = await Refund.filter(stripe_refund_id=snapshot.id).using_db(conn).first()
-    if found is not None:
-        return found
-    mine = await _refund_named_by(conn, snapshot)
-    if mine is not None:
-        return mine
-    return await _dashboard_refund(conn, snapshot)
+    return found or await _refund_named_by(conn, snapshot)
 
 
 async def _refund_named_by(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund | None:
@@ -292,8 +308,7 @@ async def _refund_named_by(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) ->
     return refund if payment.stripe_payment_intent_id == snapshot.payment_intent_id else None
 
 
-async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Refund:
-    """A refund made outside kassa (Stripe's dashboard): recorded against its payment."""
+async def _payment_refunded(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -> Payment:
     payment = None
     if snapshot.payment_intent_id:
         payment = (
@@ -305,6 +320,21 @@ async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -
         payment = await Payment.filter(stripe_charge_id=snapshot.charge_id).using_db(conn).first()
     if payment is None:
         raise UnknownRefund(f"no payment for refund {snapshot.id}")
+    return payment
+
+
+async def _dashboard_refund(
+    conn: BaseDBAsyncClient, snapshot: RefundSnapshot, payment: Payment
+) -> Refund:
+    """A refund made outside kassa (Stripe's dashboard): recorded against its locked
+    payment when it fits into what no other refund holds."""
+    held = await _held(conn, payment)
+    if snapshot.currency != payment.currency or not 0 < snapshot.amount <= payment.amount - held:
+        raise RefundMismatch(
+            f"Stripe's refund {snapshot.id} of {snapshot.amount} {snapshot.currency} does not "
+            f"fit payment {payment.id}: {payment.amount} {payment.currency}, {held} already "
+            "refunded or held"
+        )
     return await Refund.create(
         using_db=conn,
         payment=payment,
@@ -315,6 +345,14 @@ async def _dashboard_refund(conn: BaseDBAsyncClient, snapshot: RefundSnapshot) -
     )
 
 
+async def _held(conn: BaseDBAsyncClient, payment: Payment) -> int:
+    return sum(
+        refund.amount
+        for refund in await Refund.filter(payment=payment).using_db(conn)
+        if refund.status.holds_money
+    )
+
+
 async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> None:
     """Move the money back (or forward again when Stripe reverses a refund) exactly once."""
     payment = await Payment.select_for_update(no_key=True).using_db(conn).get(id=refund.payment_id)  # type: ignore[attr-defined]
@@ -322,6 +360,11 @@ async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> No
         # Out of order: the refund's event overtook the payment's. Booking now would
         # take back money kassa has not received; the event is retried instead.
         raise RefundBeforePayment(f"refund {refund.id}: payment {payment.id} not succeeded yet")
+    if not reverse and payment.amount_refunded + refund.amount > payment.amount:
+        raise RefundMismatch(
+            f"refund {refund.id} of {refund.amount} would take payment {payment.id} past its "
+            f"{payment.amount} captured ({payment.amount_refunded} refunded already)"
+        )
     account = _refunded_from(payment)
     if account is not None:
         clearing = ledger.stripe_clearing_account(payment.currency)

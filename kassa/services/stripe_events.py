@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
 from kassa.services import checkout, disputes, outbox, payments, refunds, saved_cards
-from kassa.services.errors import check_storable, not_found
+from kassa.services.errors import StripeMismatch, check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     StripeGateway,
@@ -130,6 +130,9 @@ class Processed:
 
 
 UNHANDLED = (StripeEventStatus.PENDING, StripeEventStatus.FAILED)
+# How an event that disagrees with kassa's record (amount, currency, what is left) starts
+# its last_error; retried in case an earlier event is still on its way, then dead.
+REFUSED = "refused: "
 BACKOFF_CAP = timedelta(hours=1)
 
 
@@ -157,9 +160,12 @@ async def process(event_id: str, max_attempts: int) -> Processed:
 
 
 async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
-    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=exc)
+    refused = isinstance(exc, StripeMismatch)
+    # A refusal is kassa working as meant: one line, no traceback, and a reason that says so.
+    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=None if refused else exc)
+    reason = f"{REFUSED}{type(exc).__name__}: {exc}" if refused else f"{type(exc).__name__}: {exc}"
     # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
-    error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\0")[:2000]
+    error = reason.replace("\x00", "\\0")[:2000]
     # A payload that cannot be read fails the same way every time: no point retrying it.
     malformed = isinstance(exc, (KeyError, TypeError, ValueError))
     async with in_transaction() as conn:
@@ -372,11 +378,13 @@ HANDLERS: dict[str, Handler] = {
 
 @dataclass(frozen=True, slots=True)
 class InboxStats:
-    """Counts by (type, status), retries by type, and the oldest unhandled event's age."""
+    """Counts by (type, status), retries by type, the oldest unhandled event's age, and
+    events refused for disagreeing with kassa's record, by type."""
 
     by_type_and_status: list[tuple[str, str, int]]
     retried_by_type: list[tuple[str, int]]
     oldest_unhandled_seconds: float
+    refused_by_type: list[tuple[str, int]]
 
 
 async def stats() -> InboxStats:
@@ -392,8 +400,14 @@ async def stats() -> InboxStats:
         "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0) AS seconds "
         "FROM stripe_events WHERE status IN ('PENDING', 'FAILED')"
     )
+    refused = await conn.execute_query_dict(
+        "SELECT type, count(*) AS n FROM stripe_events "
+        "WHERE status IN ('FAILED', 'DEAD') AND starts_with(last_error, $1) GROUP BY type",
+        [REFUSED],
+    )
     return InboxStats(
         [(row["type"], row["status"], int(row["n"])) for row in counts],
         [(row["type"], int(row["n"])) for row in retries],
         float(lag[0]["seconds"]),
+        [(row["type"], int(row["n"])) for row in refused],
     )
