@@ -23,8 +23,13 @@ class Migration(migrations.Migration):
             name='duplicate',
             field=fields.BooleanField(default=False),
         ),
+        # Defaults in the database too, so rows written by plain SQL (operators, tools) fit.
         ops.RunSQL(
-            "UPDATE payments SET via_checkout = true WHERE stripe_checkout_session_id IS NOT NULL",
+            [
+                "ALTER TABLE payments ALTER COLUMN via_checkout SET DEFAULT false",
+                "ALTER TABLE payments ALTER COLUMN duplicate SET DEFAULT false",
+                "UPDATE payments SET via_checkout = true WHERE stripe_checkout_session_id IS NOT NULL",
+            ],
             reverse_sql="",
         ),
     ]
