@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, alias="SMTP_USER")
     smtp_password: str | None = Field(None, alias="SMTP_PASSWORD")
     smtp_from: str = Field("kassa <no-reply@localhost>", alias="SMTP_FROM")
+    # The platform's operators, comma-separated: told of disputes.
+    admin_emails_text: str = Field("", alias="KASSA_ADMIN_EMAILS")
 
     # Background work: `kassa serve`/`demo` run one worker in-process unless turned off.
     worker_in_process: bool = Field(True, alias="KASSA_WORKER_IN_PROCESS")
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
         if self.graphiql is not None:
             return self.graphiql
         return self.environment is not Environment.PRODUCTION
+
+    @property
+    def admin_emails(self) -> list[str]:
+        return [email.strip() for email in self.admin_emails_text.split(",") if email.strip()]
 
     @property
     def cors_origins(self) -> list[str]:

@@ -97,6 +97,7 @@ def settings(
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=smtp.port,
         SMTP_FROM="shop <shop@kassa.test>",
+        KASSA_ADMIN_EMAILS="ops@kassa.test, finance@kassa.test",
         # Retries and sweeps at test speed.
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,

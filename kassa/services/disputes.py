@@ -9,10 +9,11 @@ from __future__ import annotations
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from kassa.ids import IdKind, encode
-from kassa.models import Payment
+from kassa.models import Organization, Payment
 from kassa.money import Money
 from kassa.services import host_notifications
 from kassa.services.live_updates import announce_payment_updated
+from kassa.services.mail import queue_admin_alert
 from kassa.services.payments import PaymentMismatch, UnknownPaymentIntent
 from kassa.services.stripe_gateway import DisputeSnapshot
 
@@ -38,7 +39,29 @@ async def record_dispute(conn: BaseDBAsyncClient, dispute: DisputeSnapshot) -> P
     )
     await announce_payment_updated(conn, payment.id)
     await _notify_host(conn, payment, dispute)
+    await _alert_admins(conn, payment, dispute)
     return payment
+
+
+async def _alert_admins(
+    conn: BaseDBAsyncClient, payment: Payment, dispute: DisputeSnapshot
+) -> None:
+    organization = await Organization.filter(id=payment.organization_id).using_db(conn).get()  # type: ignore[attr-defined]
+    await queue_admin_alert(
+        conn,
+        template="dispute_alert",
+        about=dispute.id,
+        context={
+            "payment_id": encode(IdKind.PAYMENT, payment.id),
+            "payment_amount": Money.of_minor(payment.amount, payment.currency).format(),
+            "amount": Money.of_minor(dispute.amount, dispute.currency).format(),
+            "currency": dispute.currency.upper(),
+            "organization": f"{organization.name} ({organization.external_id})",
+            "reason": dispute.reason,
+            "status": dispute.status,
+            "dispute_id": dispute.id,
+        },
+    )
 
 
 async def _disputed_payment(conn: BaseDBAsyncClient, dispute: DisputeSnapshot) -> Payment:

@@ -20,6 +20,8 @@ from kassa.services import outbox
 log = logging.getLogger(__name__)
 
 MAIL = "mail"
+# Mail to the platform's operators (KASSA_ADMIN_EMAILS), addressed when it is sent.
+ADMIN_ALERT = "mail.admin_alert"
 TEMPLATES = Environment(
     loader=PackageLoader("kassa", "templates/mail"),
     autoescape=select_autoescape(["html"]),
@@ -38,6 +40,14 @@ async def queue_mail(
     """Write one mail per (template, subject of it, recipient); repeats write nothing."""
     payload = {"template": template, "to": to, "context": dict(context)}
     await outbox.add(conn, MAIL, f"{MAIL}:{template}:{about}:{to.lower()}", payload)
+
+
+async def queue_admin_alert(
+    conn: BaseDBAsyncClient, *, template: str, about: str, context: Mapping[str, object]
+) -> None:
+    """Tell the platform's admins, once per (template, subject of it)."""
+    payload = {"template": template, "context": dict(context)}
+    await outbox.add(conn, ADMIN_ALERT, f"{ADMIN_ALERT}:{template}:{about}", payload)
 
 
 def render(payload: Mapping[str, object], sender: str) -> EmailMessage:
@@ -60,6 +70,12 @@ class Mailer:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+
+    async def send_admin_alert(self, payload: Mapping[str, object]) -> None:
+        if not self._settings.admin_emails:
+            log.warning("admin alert not mailed (KASSA_ADMIN_EMAILS unset): %s", payload)
+        for address in self._settings.admin_emails:
+            await self.send({**payload, "to": address})
 
     async def send(self, payload: Mapping[str, object]) -> None:
         settings = self._settings

@@ -40,6 +40,7 @@ class Worker:
         self.runtime = runtime
         self.database_url = database_url
         outbox.register_sender(mail.MAIL, runtime.mailer.send)
+        outbox.register_sender(mail.ADMIN_ALERT, runtime.mailer.send_admin_alert)
         tasks.register_follow_ups(runtime)
         outbox.register_sender(host_notifications.HOST_NOTIFICATION, runtime.host_notifier.send)
 

@@ -7,7 +7,7 @@ from typing import Any
 from kassa.models import Payment
 from tests.e2e.test_host_notifications import CONFIGURE, Received, _wait_for, host_app
 from tests.e2e.test_orders import _create, _pay
-from tests.support import Kassa, Member, fixture, stripe_event
+from tests.support import Inbox, Kassa, Member, fixture, stripe_event
 
 __all__ = ["host_app"]  # the fixture, used here by name
 
@@ -88,3 +88,20 @@ async def test_a_dispute_of_an_unknown_charge_is_kept_for_retry(kassa: Kassa) ->
     assert event.status == "FAILED"
     assert event.next_attempt_at is not None
     assert "UnknownCharge" in (event.last_error or "")
+
+
+async def test_a_dispute_is_mailed_to_the_platforms_admins_once(kassa: Kassa, smtp: Inbox) -> None:
+    # given
+    member = await kassa.member()
+    payment = await _paid(kassa, member)
+    event = _dispute_event(payment, amount=4000, id=f"dp_{payment.id.hex[:20]}")
+
+    # when: Stripe delivers it twice
+    assert (await kassa.deliver_and_wait(event)).status == "PROCESSED"
+    await kassa.deliver_and_wait(event)
+
+    # then
+    for admin in ("ops@kassa.test", "finance@kassa.test"):
+        await smtp.wait_for(admin, "Dispute: 40.00 USD")
+        [mail] = smtp.to(admin, "Dispute: 40.00 USD")
+        assert "fraudulent" in mail.get_body().get_content()  # type: ignore[union-attr]
