@@ -11,10 +11,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from kassa.ids import IdKind, encode
 from kassa.models import Organization, Payment
 from kassa.money import Money
-from kassa.services import host_notifications
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_admin_alert
-from kassa.services.payments import PaymentMismatch, UnknownPaymentIntent
+from kassa.services.payments import PaymentMismatch, UnknownPaymentIntent, notify_host
 from kassa.services.stripe_gateway import DisputeSnapshot
 
 
@@ -79,19 +78,16 @@ async def _disputed_payment(conn: BaseDBAsyncClient, dispute: DisputeSnapshot) -
 
 async def _notify_host(conn: BaseDBAsyncClient, payment: Payment, dispute: DisputeSnapshot) -> None:
     disputed = Money.of_minor(dispute.amount, dispute.currency)
-    await host_notifications.queue(
+    await notify_host(
         conn,
-        payment.organization_id,  # type: ignore[attr-defined]
+        payment,
         "payment.disputed",
         f"dispute:{dispute.id}:{dispute.status}",
-        {
-            "id": encode(IdKind.PAYMENT, payment.id),
-            "status": payment.status.value,
-            "dispute": {
-                "status": dispute.status,
-                "reason": dispute.reason,
-                "amount": disputed.format(),
-                "currency": disputed.currency,
-            },
+        status=payment.status.value,
+        dispute={
+            "status": dispute.status,
+            "reason": dispute.reason,
+            "amount": disputed.format(),
+            "currency": disputed.currency,
         },
     )

@@ -532,18 +532,31 @@ async def apply_payment_intent(
 
 async def _notify_host_of_payment(conn: BaseDBAsyncClient, payment: Payment) -> None:
     order_id = payment.order_id  # type: ignore[attr-defined]
+    await notify_host(
+        conn,
+        payment,
+        "payment.updated",
+        f"payment:{payment.id}:{payment.status}",
+        status=payment.status.value,
+        order=encode(IdKind.ORDER, order_id) if order_id else None,
+    )
+
+
+async def notify_host(
+    conn: BaseDBAsyncClient, payment: Payment, event_type: str, about: str, **data: object
+) -> None:
+    """Tell the organization's host app about `payment`: its id and amount, and `data`."""
     money = Money.of_minor(payment.amount, payment.currency)
     await host_notifications.queue(
         conn,
         payment.organization_id,  # type: ignore[attr-defined]
-        "payment.updated",
-        f"payment:{payment.id}:{payment.status}",
+        event_type,
+        about,
         {
             "id": encode(IdKind.PAYMENT, payment.id),
-            "status": payment.status.value,
             "amount": money.format(),
             "currency": money.currency,
-            "order": encode(IdKind.ORDER, order_id) if order_id else None,
+            **data,
         },
     )
 
@@ -715,18 +728,12 @@ async def _record_duplicate(conn: BaseDBAsyncClient, payment: Payment) -> None:
     await outbox.add(
         conn, REFUND_DUPLICATE, f"{REFUND_DUPLICATE}:{payment.id}", {"payment": str(payment.id)}
     )
-    money = Money.of_minor(payment.amount, payment.currency)
-    await host_notifications.queue(
+    await notify_host(
         conn,
-        payment.organization_id,  # type: ignore[attr-defined]
+        payment,
         "payment.duplicate",
         f"payment:{payment.id}:duplicate",
-        {
-            "id": encode(IdKind.PAYMENT, payment.id),
-            "order": encode(IdKind.ORDER, payment.order_id),  # type: ignore[attr-defined]
-            "amount": money.format(),
-            "currency": money.currency,
-        },
+        order=encode(IdKind.ORDER, payment.order_id),  # type: ignore[attr-defined]
     )
 
 
