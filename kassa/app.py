@@ -121,6 +121,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         build_schema(
             limits,
             production=settings.environment is Environment.PRODUCTION,
+            request_deadline_seconds=settings.request_deadline_seconds,
             persisted=(
                 load_persisted_queries(settings.persisted_queries_path)
                 if settings.persisted_queries_path

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = Field(None, alias="STRIPE_PUBLISHABLE_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
     stripe_api_base: str | None = Field(None, alias="STRIPE_API_BASE")
+    # One Stripe call's timeout and network retries; a GraphQL operation's total wait on
+    # Stripe (a timed-out call is reported as an unknown outcome, never as a failure).
+    stripe_timeout_seconds: float = Field(10.0, alias="KASSA_STRIPE_TIMEOUT_SECONDS", gt=0)
+    stripe_max_network_retries: int = Field(1, alias="KASSA_STRIPE_MAX_NETWORK_RETRIES", ge=0)
+    request_deadline_seconds: float = Field(20.0, alias="KASSA_REQUEST_DEADLINE_SECONDS", gt=0)
     stripe_js_url: str = Field("https://js.stripe.com/v3/", alias="STRIPE_JS_URL")
     # The Stripe account kassa expects events from; events naming another one are ignored.
     stripe_account_id: str | None = Field(None, alias="STRIPE_ACCOUNT_ID")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import strawberry
 from graphql import GraphQLError
@@ -17,6 +17,7 @@ from kassa.schema.admission import Admission
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
+from kassa.services import deadline
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -26,11 +27,23 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+class RequestDeadline(SchemaExtension):
+    """Every operation waits on Stripe for at most `seconds` in all (services/deadline.py)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_operation(self) -> Iterator[None]:
+        with deadline.within(self.seconds):
+            yield
+
+
 def build_schema(
     limits: Limits | None = None,
     *,
     production: bool = False,
     persisted: Mapping[str, str] | None = None,
+    request_deadline_seconds: float = 20.0,
 ) -> strawberry.Schema:
     """The schema with kassa's guards; in production without introspection or field
     suggestions (a stranger learns nothing about the schema from kassa itself)."""
@@ -38,6 +51,7 @@ def build_schema(
         lambda: QueryGuard(limits or Limits()),
         GuardedValidationCache,
         Admission,
+        lambda: RequestDeadline(request_deadline_seconds),
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
     ]
     if production:

@@ -26,7 +26,11 @@ describe_enum(
         "already spent",
         "IDEMPOTENCY_KEY_REUSED": "This key (or order reference) came with a different request "
         "before",
-        "PAYMENT_PROVIDER_ERROR": "Stripe refused or could not be reached; message says why",
+        "PAYMENT_PROVIDER_ERROR": "Stripe refused; nothing happened there; message says why",
+        "PAYMENT_OUTCOME_UNKNOWN": "Stripe did not answer in time, so kassa cannot tell whether "
+        "the card was charged or the refund made: never a failure. Repeat the same request "
+        "(same idempotencyKey, or payOrder again) or read the payment to learn the outcome; "
+        "kassa also settles it with Stripe by itself",
         "CARD_DECLINED": "The bank declined the card; try another",
         "REQUIRES_ACTION": "Reserved: the card needs the customer's authentication (kassa "
         "answers with the payment in REQUIRES_ACTION instead)",

@@ -465,7 +465,7 @@ class Mutation:
         description="Start a card top-up of the organization's wallet; the money arrives when "
         "Stripe says the payment succeeded. Errors: NOT_FOUND, INVALID_AMOUNT, "
         "UNSUPPORTED_CURRENCY, INVALID_INPUT, IDEMPOTENCY_KEY_REUSED, CARD_DECLINED, "
-        "PAYMENT_PROVIDER_ERROR"
+        "PAYMENT_PROVIDER_ERROR, PAYMENT_OUTCOME_UNKNOWN"
     )
     async def top_up_wallet(
         self,
@@ -488,7 +488,7 @@ class Mutation:
 
     @strawberry.mutation(
         description="Pay an order by PaymentIntent; concurrent calls share one. Errors: NOT_FOUND, "
-        "ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+        "ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR, PAYMENT_OUTCOME_UNKNOWN"
     )
     async def pay_order(
         self,
@@ -500,7 +500,8 @@ class Mutation:
     @strawberry.mutation(
         description="Buy a credit package by PaymentIntent (Stripe Elements); the credits arrive "
         "when Stripe says it succeeded. Errors: NOT_FOUND (organization or package), "
-        "INVALID_INPUT, IDEMPOTENCY_KEY_REUSED, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+        "INVALID_INPUT, IDEMPOTENCY_KEY_REUSED, CARD_DECLINED, PAYMENT_PROVIDER_ERROR, "
+        "PAYMENT_OUTCOME_UNKNOWN"
     )
     async def buy_credits(
         self,
@@ -511,7 +512,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Pay an order or buy a credit package on Stripe Checkout's hosted page. "
-        "Errors: NOT_FOUND, ALREADY_PAID, INVALID_INPUT, PAYMENT_PROVIDER_ERROR"
+        "Errors: NOT_FOUND, ALREADY_PAID, INVALID_INPUT, PAYMENT_PROVIDER_ERROR, "
+        "PAYMENT_OUTCOME_UNKNOWN"
     )
     async def start_checkout(
         self,
@@ -545,7 +547,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Confirm a payment on the server with a saved or given card. "
-        "Errors: NOT_FOUND, INVALID_STATE, ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR"
+        "Errors: NOT_FOUND, INVALID_STATE, ALREADY_PAID, CARD_DECLINED, PAYMENT_PROVIDER_ERROR, "
+        "PAYMENT_OUTCOME_UNKNOWN"
     )
     async def confirm_payment(
         self,
@@ -560,7 +563,7 @@ class Mutation:
 
     @strawberry.mutation(
         description="Cancel a payment that has not succeeded (its order becomes CANCELED). "
-        "Errors: NOT_FOUND, INVALID_STATE, PAYMENT_PROVIDER_ERROR"
+        "Errors: NOT_FOUND, INVALID_STATE, PAYMENT_PROVIDER_ERROR, PAYMENT_OUTCOME_UNKNOWN"
     )
     async def cancel_payment(
         self,
@@ -571,7 +574,7 @@ class Mutation:
 
     @strawberry.mutation(
         description="Start saving a card: confirm the secret with Stripe.js. Errors: NOT_FOUND, "
-        "PAYMENT_PROVIDER_ERROR"
+        "PAYMENT_PROVIDER_ERROR, PAYMENT_OUTCOME_UNKNOWN"
     )
     async def create_setup_intent(
         self,
@@ -594,7 +597,7 @@ class Mutation:
 
     @strawberry.mutation(
         description="Forget a saved card (detached from the Stripe customer). Errors: NOT_FOUND, "
-        "PAYMENT_PROVIDER_ERROR"
+        "PAYMENT_PROVIDER_ERROR, PAYMENT_OUTCOME_UNKNOWN"
     )
     async def detach_payment_method(
         self,
@@ -607,7 +610,8 @@ class Mutation:
         description="Refund all or part of a payment; owners and admins. Errors: NOT_FOUND, "
         "FORBIDDEN, INVALID_STATE, INVALID_AMOUNT, INVALID_INPUT, "
         "REFUND_EXCEEDS_CAPTURED, INSUFFICIENT_BALANCE (a top-up already spent), "
-        "CREDITS_ALREADY_CONSUMED, IDEMPOTENCY_KEY_REUSED, PAYMENT_PROVIDER_ERROR"
+        "CREDITS_ALREADY_CONSUMED, IDEMPOTENCY_KEY_REUSED, PAYMENT_PROVIDER_ERROR, "
+        "PAYMENT_OUTCOME_UNKNOWN"
     )
     async def refund_payment(
         self,

@@ -95,7 +95,8 @@ async def _create_session(
             metadata=payments.intent_metadata(payment),
         )
     except StripeFailure as exc:
-        await payments.fail_unstarted(payment, exc)
+        if exc.refused:
+            await payments.fail_unstarted(payment, exc)
         raise payments.provider_error(exc) from exc
 
 

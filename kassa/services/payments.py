@@ -236,7 +236,8 @@ async def attach_payment_intent(
             if payment_method_id and intent.status == "requires_confirmation":
                 intent = await confirm_intent(payment, intent, gateway)
         except StripeFailure as exc:
-            await fail_unstarted(payment, exc)
+            if exc.refused:
+                await fail_unstarted(payment, exc)
             raise provider_error(exc) from exc
     if not intent.client_secret:
         raise DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, "Stripe returned no client secret")
@@ -313,7 +314,9 @@ def _observed_now() -> datetime:
 
 
 async def fail_unstarted(payment: Payment, exc: StripeFailure) -> None:
-    """A payment Stripe never got an intent for is over; it must not linger as pending."""
+    """A payment Stripe refused to start is over; it must not linger as pending. (One whose
+    start timed out stays as it is: Stripe may hold its intent, found again by the same
+    idempotency key or by reconciliation.)"""
     await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
         status=PaymentStatus.FAILED,
         failure_code=(exc.code or "payment_provider_error")[:100],
@@ -422,7 +425,18 @@ async def cancel_quietly(gateway: StripeGateway, intent_id: str) -> None:
 def provider_error(exc: StripeFailure) -> DomainError:
     if exc.card_declined:
         return DomainError(ErrorCode.CARD_DECLINED, exc.message)
-    return DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, f"Stripe: {exc.message}")
+    if exc.refused:
+        return DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, f"Stripe: {exc.message}")
+    return outcome_unknown(exc)
+
+
+def outcome_unknown(exc: Exception) -> DomainError:
+    """Stripe may have acted without kassa hearing back: never reported as a failure."""
+    return DomainError(
+        ErrorCode.PAYMENT_OUTCOME_UNKNOWN,
+        f"{exc}; whether Stripe acted is not known yet. Read the payment, or repeat this "
+        "request (with the same idempotencyKey if it had one): kassa settles it with Stripe",
+    )
 
 
 class Adoption(StrEnum):

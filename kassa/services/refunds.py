@@ -9,9 +9,10 @@ answers, and every later `refund.*` / `charge.refunded` event, goes through
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -40,6 +41,8 @@ from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
 from kassa.services.stripe_gateway import RefundSnapshot, StripeFailure, StripeGateway
+
+log = logging.getLogger(__name__)
 
 STRIPE_STATUS = {
     "pending": RefundStatus.PENDING,
@@ -210,10 +213,11 @@ async def _send_to_stripe(refund: Refund, payment: Payment, gateway: StripeGatew
     except StripeFailure as exc:
         if not exc.refused:
             # Stripe may have made the refund before the answer got lost: the row keeps
-            # holding the amount until Stripe's event or a retry with the same key settles it.
+            # holding the amount until Stripe's event, a retry with the same key or the
+            # worker's `resend_unsent` (this refund's own key) settles it.
             raise DomainError(
-                ErrorCode.PAYMENT_PROVIDER_ERROR,
-                "Stripe did not answer; retry with the same idempotencyKey to settle this refund",
+                ErrorCode.PAYMENT_OUTCOME_UNKNOWN,
+                f"{exc}; the refund is pending until Stripe confirms it (kassa keeps asking)",
             ) from exc
         await Refund.filter(id=refund.id, stripe_refund_id__isnull=True).update(
             status=RefundStatus.FAILED, failure_reason=(exc.code or "stripe_error")[:255]
@@ -225,6 +229,27 @@ async def _send_to_stripe(refund: Refund, payment: Payment, gateway: StripeGatew
 
 def _observed_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+async def resend_unsent(gateway: StripeGateway, older_than: timedelta) -> int:
+    """Ask Stripe again, with each refund's own idempotency key, for refunds kassa reserved
+    but never heard back about (Stripe timed out or answered 5xx): Stripe makes each at most
+    once, so a refund it did make is only read back. Waits `older_than` so the request that
+    reserved it has given up; runs in one worker at a time."""
+    unsent = await Refund.filter(
+        status=RefundStatus.PENDING,
+        stripe_refund_id__isnull=True,
+        created_at__lt=datetime.now(UTC) - older_than,
+    ).limit(100)
+    settled = 0
+    for refund in unsent:
+        payment = await Payment.get(id=refund.payment_id)  # type: ignore[attr-defined]
+        try:
+            await _send_to_stripe(refund, payment, gateway)
+            settled += 1
+        except DomainError as exc:
+            log.warning("refund %s still unsettled: %s", refund.id, exc.message)
+    return settled
 
 
 # Stripe moves a refund forward only: pending → requires_action → succeeded, and a

@@ -50,7 +50,12 @@ class Runtime:
         secret_key = cls.check(settings)
         return cls(
             settings=settings,
-            gateway=StripeGateway(secret_key, api_base=settings.stripe_api_base),
+            gateway=StripeGateway(
+                secret_key,
+                api_base=settings.stripe_api_base,
+                timeout_seconds=settings.stripe_timeout_seconds,
+                max_network_retries=settings.stripe_max_network_retries,
+            ),
             tokens=TokenVerifier(
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,

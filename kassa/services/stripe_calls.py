@@ -21,18 +21,22 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 
 from kassa.models import Payment
+from kassa.services import deadline
 from kassa.services.errors import DomainError, ErrorCode
 
 # Longer than one Stripe call may take with its retries: a stamp outliving its call
 # only makes others wait; one that ran out during it would let a second call start.
 CLAIM = timedelta(seconds=120)
+# Outside a request's deadline (background jobs), how long to wait for another's call.
+LONGEST_WAIT_SECONDS = 30.0
 FIRST_POLL_SECONDS = 0.02
 LONGEST_POLL_SECONDS = 0.25
 
 
 @asynccontextmanager
-async def one_at_a_time(payment_id: uuid.UUID, wait_seconds: float = 30.0) -> AsyncIterator[None]:
-    stamp = await _claim_when_free(payment_id, wait_seconds)
+async def one_at_a_time(payment_id: uuid.UUID) -> AsyncIterator[None]:
+    left = deadline.remaining()
+    stamp = await _claim_when_free(payment_id, LONGEST_WAIT_SECONDS if left is None else left)
     try:
         yield
     finally:
@@ -48,8 +52,9 @@ async def _claim_when_free(payment_id: uuid.UUID, wait_seconds: float) -> dateti
             return stamp
         if time.monotonic() >= give_up_at:
             raise DomainError(
-                ErrorCode.PAYMENT_PROVIDER_ERROR,
-                "another request for this payment is still waiting for Stripe; retry shortly",
+                ErrorCode.PAYMENT_OUTCOME_UNKNOWN,
+                "another request for this payment is still waiting for Stripe; read the "
+                "payment or retry shortly",
             )
         await asyncio.sleep(pause)
         pause = min(pause * 2, LONGEST_POLL_SECONDS)

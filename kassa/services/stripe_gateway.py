@@ -8,14 +8,17 @@ plain snapshots here, tolerating the older shapes a Stripe-compatible test serve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack, cast
 
 import stripe
+
+from kassa.services import deadline
 
 # Pinned to a version whose request shape both Stripe and the local Stripe-compatible server
 # accept (`payment_method_types`; newer versions renamed it). The SDK's typed params follow
@@ -412,14 +415,21 @@ def checkout_session_params(request: CheckoutSessionRequest) -> dict[str, Any]:
 class StripeGateway:
     """Async calls to Stripe (or a Stripe-compatible server at `api_base`)."""
 
-    def __init__(self, secret_key: str, *, api_base: str | None = None) -> None:
-        self._http = stripe.HTTPXClient(timeout=30)
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str | None = None,
+        timeout_seconds: float = 10.0,
+        max_network_retries: int = 1,
+    ) -> None:
+        self._http = stripe.HTTPXClient(timeout=timeout_seconds)
         self._client = stripe.StripeClient(
             secret_key,
             stripe_version=API_VERSION,
             http_client=self._http,
             base_addresses={"api": api_base} if api_base else None,
-            max_network_retries=2,
+            max_network_retries=max_network_retries,
         )
 
     async def aclose(self) -> None:
@@ -510,7 +520,10 @@ class StripeGateway:
         return [refund_snapshot(item) for item in listed]
 
     async def _list_since(
-        self, list_page: Callable[[Any], Awaitable[Any]], created_from: int, max_pages: int = 100
+        self,
+        list_page: Callable[[Any], Coroutine[Any, Any, Any]],
+        created_from: int,
+        max_pages: int = 100,
     ) -> list[JSONObject]:
         # Stripe lists newest first: paging stops at the first older object instead of
         # filtering by `created`, which the local Stripe-compatible server does not support.
@@ -590,9 +603,17 @@ class StripeGateway:
         method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
         return _card_of_payment_method(method.to_dict())
 
-    async def _call(self, request: Any) -> Any:
+    async def _call(self, request: Coroutine[Any, Any, Any]) -> Any:
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            request.close()
+            raise StripeFailure("the request's deadline passed before Stripe was asked")
         try:
-            return await request
+            async with asyncio.timeout(left):
+                return await request
+        except TimeoutError as exc:
+            # Cut off mid-call: Stripe may or may not have acted, so this is not a refusal.
+            raise StripeFailure("Stripe did not answer within the request's deadline") from exc
         except stripe.CardError as exc:
             raise StripeFailure(
                 exc.user_message or str(exc),

@@ -22,6 +22,7 @@ from kassa.services import (
     outbox,
     rate_limits,
     reconciliation,
+    refunds,
     stripe_events,
 )
 from kassa.services.runtime import Runtime
@@ -102,6 +103,11 @@ class Worker:
             await self.runtime.jobs.enqueue(jobs.OUTBOX_MESSAGE, message_id)
         if self.runtime.settings.rate_limit_backend == "postgres":
             await rate_limits.forget_old_windows()
+        async with self.runtime.jobs.exclusive("kassa:unsent_refunds") as mine:
+            if mine:
+                # Longer than any request waits: the one that reserved the refund is over.
+                grace = timedelta(seconds=3 * self.runtime.settings.request_deadline_seconds)
+                await refunds.resend_unsent(self.runtime.gateway, grace)
 
     async def reconcile_if_due(self) -> None:
         """Reconcile with Stripe once per interval, by whichever worker gets there first."""

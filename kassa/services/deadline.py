@@ -1,0 +1,32 @@
+"""How long the request being served may still wait on Stripe.
+
+A load balancer gives up on a request after some tens of seconds; a mutation that is still
+waiting for Stripe then would finish for nobody. Each GraphQL operation runs within a
+deadline (`KASSA_REQUEST_DEADLINE_SECONDS`); every Stripe call it makes gets only what is
+left, and past it the outcome is reported as unknown, to be settled by the same
+idempotency key or by reconciliation. Background jobs run without one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ENDS_AT: ContextVar[float | None] = ContextVar("kassa_deadline", default=None)
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    token = _ENDS_AT.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _ENDS_AT.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left, or None outside any deadline."""
+    ends_at = _ENDS_AT.get()
+    return None if ends_at is None else ends_at - time.monotonic()
