@@ -7,6 +7,7 @@ notifications follow it exactly as they follow a card payment.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from kassa.services.addresses import is_usable_url
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import CheckoutSnapshot, StripeFailure, StripeGateway
+
+log = logging.getLogger(__name__)
 
 
 class UnknownCheckoutSession(Exception):
@@ -68,8 +71,31 @@ async def start_checkout(
         sale = await _credit_sale(caller, request, expiry_days)
     async with stripe_calls.one_at_a_time(sale.payment.id):
         session = await _create_session(gateway, sale, request)
-    await Payment.filter(id=sale.payment.id).update(stripe_checkout_session_id=session.id)
+        await _attach_session(gateway, sale.payment, session)
     return CheckoutStarted(await Payment.get(id=sale.payment.id), session.id, session.url or "")
+
+
+async def _attach_session(
+    gateway: StripeGateway, payment: Payment, session: CheckoutSnapshot
+) -> None:
+    """Written under the claim, and never onto an attempt retired meanwhile (the customer
+    would pay a session kassa no longer follows): such a session is expired instead."""
+    attached = await (
+        Payment.filter(id=payment.id)
+        .exclude(status=PaymentStatus.CANCELED)
+        .update(stripe_checkout_session_id=session.id)
+    )
+    if attached:
+        return
+    try:
+        await gateway.expire_checkout_session(session.id)
+    except StripeFailure as exc:
+        log.warning(
+            "could not expire Checkout Session %s of a retired attempt: %s", session.id, exc
+        )
+    raise DomainError(
+        ErrorCode.INVALID_STATE, "a newer attempt at paying this order replaced this one"
+    )
 
 
 async def _create_session(

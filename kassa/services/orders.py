@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from kassa.models import Order, OrderStatus, Organization, Payment, PaymentPurpose, PaymentStatus
@@ -144,15 +145,24 @@ async def open_attempt(order: Order, caller: Caller, *, via_checkout: bool) -> A
 async def _live_attempts(conn: BaseDBAsyncClient, order: Order) -> list[Payment]:
     """Attempts a customer could still pay: open ones, and declined intents (Stripe lets
     a declined PaymentIntent be confirmed again with another card)."""
+    return await _live(order.id).using_db(conn)
+
+
+def _live(order_id: uuid.UUID) -> QuerySet[Payment]:
     return (
-        await Payment.filter(order=order)
+        Payment.filter(order_id=order_id)
         .filter(
             Q(status__in=payments.OPEN_STATUSES)
             | Q(status=PaymentStatus.FAILED, stripe_payment_intent_id__isnull=False)
         )
-        .using_db(conn)
         .order_by("-created_at")
     )
+
+
+async def retire_once_paid(order_id: uuid.UUID, gateway: StripeGateway) -> None:
+    """A paid order's other attempts are stopped, so nobody pays it twice (a job the
+    order's payment leaves in the outbox)."""
+    await retire(gateway, list(await _live(order_id)))
 
 
 def _open_intent_attempt(live: list[Payment]) -> Payment | None:
@@ -180,7 +190,8 @@ async def _stop_at_stripe(gateway: StripeGateway, attempt: Payment) -> None:
             intent = await gateway.cancel_payment_intent(attempt.stripe_payment_intent_id)
             await payments.record_payment_intent(attempt.id, intent)
         elif not (attempt.stripe_payment_intent_id or attempt.stripe_checkout_session_id):
-            # Never reached Stripe (and cannot now: it is claimed): nothing there to stop.
+            # Not at Stripe yet: retired here. A request still making its intent or session
+            # (its claim ran out) finds it retired and withdraws what it made.
             await Payment.filter(
                 id=attempt.id,
                 stripe_payment_intent_id__isnull=True,

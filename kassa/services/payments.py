@@ -73,6 +73,8 @@ STRIPE_STATUS = {
 
 # Outbox kind: refund a payment that paid an already-paid order (when configured).
 REFUND_DUPLICATE = "stripe.refund_duplicate"
+# Outbox kind: stop a paid order's other attempts at Stripe.
+RETIRE_ATTEMPTS = "stripe.retire_attempts"
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -233,6 +235,7 @@ async def attach_payment_intent(
             if payment_method_id and intent.status == "requires_payment_method":
                 # An attempt made without a card (or declined) goes on with this one.
                 intent = await gateway.set_payment_method(intent.id, payment_method_id)
+                await record_payment_intent(payment.id, intent)
             if payment_method_id and intent.status == "requires_confirmation":
                 intent = await confirm_intent(payment, intent, gateway)
         except StripeFailure as exc:
@@ -266,16 +269,21 @@ async def _payment_intent_of(
     """The payment's one PaymentIntent: created on first need; under a race, the winner's."""
     if not payment.stripe_payment_intent_id:
         created = await _create_payment_intent(payment, organization, gateway, payment_method_id)
-        await Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True).update(
-            stripe_payment_intent_id=created.id
+        # Never onto an attempt retired meanwhile: its customer must not get a live intent.
+        await (
+            Payment.filter(id=payment.id, stripe_payment_intent_id__isnull=True)
+            .exclude(status=PaymentStatus.CANCELED)
+            .update(stripe_payment_intent_id=created.id)
         )
-        await payment.refresh_from_db(fields=["stripe_payment_intent_id"])
+        await payment.refresh_from_db(fields=["stripe_payment_intent_id", "status"])
         if payment.stripe_payment_intent_id == created.id:
             await record_payment_intent(payment.id, created)
             return created
-        # A concurrent request with the same idempotency key attached its intent first;
-        # a server that ignores idempotency keys made a second one: drop it, use theirs.
+        # A concurrent request with the same idempotency key attached its intent first (a
+        # server that ignores idempotency keys made a second one), or a newer attempt at
+        # paying the order retired this payment: this intent must never be paid.
         await cancel_quietly(gateway, created.id)
+        _require_startable(payment)
     if payment.stripe_payment_intent_id is None:
         raise DomainError(ErrorCode.INVALID_STATE, "the payment lost its PaymentIntent")
     intent = await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
@@ -286,18 +294,20 @@ async def _payment_intent_of(
 async def confirm_intent(
     payment: Payment, intent: PaymentIntentSnapshot, gateway: StripeGateway
 ) -> PaymentIntentSnapshot:
-    """Confirm with the card given by id (saved or test card), once per payment.
+    """Confirm `intent` as Stripe last answered with it, once per payment and card.
 
-    Callers hold the payment's `stripe_calls.one_at_a_time` claim, so a concurrent retry of
-    the same request waits and then finds it confirmed instead of confirming again; no
-    transaction is open during the call. A decline is recorded before it is reported.
+    Callers hold the payment's `stripe_calls.one_at_a_time` claim and read `intent` under
+    it, so a concurrent retry of the same request waits and then finds it confirmed instead
+    of confirming again; no transaction is open during the call. A decline is recorded
+    before it is reported.
     """
-    await payment.refresh_from_db(fields=["status"])
-    if payment.status is not PaymentStatus.REQUIRES_CONFIRMATION:
-        return await gateway.retrieve_payment_intent(intent.id)
+    if intent.status != "requires_confirmation":
+        return intent
     declined: StripeFailure | None = None
     try:
-        confirmed = await gateway.confirm_payment_intent(intent.id, payment_key=str(payment.id))
+        confirmed = await gateway.confirm_payment_intent(
+            intent.id, payment_key=f"{payment.id}:{intent.payment_method_id or ''}"
+        )
     except StripeFailure as exc:
         if not exc.card_declined:
             raise
@@ -588,6 +598,11 @@ PROGRESS = {
 
 
 def _is_stale(payment: Payment, status: PaymentStatus, observed_at: datetime) -> bool:
+    if payment.status is PaymentStatus.CANCELED and status is PaymentStatus.SUCCEEDED:
+        # Stripe never lets a cancelled intent or expired session succeed: this CANCELED
+        # was kassa's own (an attempt retired before Stripe heard of it), and the money is
+        # real. It is booked, as a duplicate if the order is paid already.
+        return False
     if payment.status.is_final:
         return status is not payment.status
     if status.is_final:
@@ -715,6 +730,8 @@ async def _follow_order(conn: BaseDBAsyncClient, payment: Payment) -> None:
         await notify_host_of_order(conn, order_id)
     if changed and new_status is OrderStatus.PAID:
         await _queue_order_confirmations(conn, order_id)
+        about = f"{RETIRE_ATTEMPTS}:{order_id}"
+        await outbox.add(conn, RETIRE_ATTEMPTS, about, {"order": str(order_id)})
     if not changed and new_status is OrderStatus.PAID and await _paid_by_another(conn, payment):
         await _record_duplicate(conn, payment)
 

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from kassa.ids import IdKind, decode, kind_of
 from kassa.models import Organization, SavedCard
 from kassa.services import organizations
-from kassa.services.errors import DomainError, ErrorCode, not_found
+from kassa.services.errors import DomainError, ErrorCode, check_storable, not_found
 from kassa.services.identity import Caller
 from kassa.services.stripe_gateway import PaymentMethodSnapshot, StripeFailure, StripeGateway
 
@@ -75,6 +75,7 @@ async def stripe_payment_method(
     """
     if payment_method_id is None:
         return None
+    check_storable(payment_method_id, "paymentMethodId")
     if kind_of(payment_method_id) is not None:
         return await _own_card(organization, decode(IdKind.SAVED_CARD, payment_method_id))
     if await _saved_by_another(organization, payment_method_id):

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 
 from kassa.models import StripeEventStatus
-from kassa.services import outbox, payments, refunds, saved_cards, stripe_events
+from kassa.services import orders, outbox, payments, refunds, saved_cards, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import StripeFailure
 
@@ -47,7 +47,11 @@ def register_follow_ups(runtime: Runtime) -> None:
         if runtime.settings.refund_duplicate_payments:
             await refunds.refund_duplicate(uuid.UUID(str(payload["payment"])), gateway)
 
+    async def retire_attempts(payload: Mapping[str, object]) -> None:
+        await orders.retire_once_paid(uuid.UUID(str(payload["order"])), gateway)
+
     outbox.register_sender(payments.REFUND_DUPLICATE, refund_duplicate)
+    outbox.register_sender(payments.RETIRE_ATTEMPTS, retire_attempts)
     outbox.register_sender(stripe_events.READ_CARD_DETAILS, card_details)
     outbox.register_sender(stripe_events.READ_CHARGE_REFUNDS, charge_refunds)
     outbox.register_sender(stripe_events.READ_SAVED_CARD, saved_card)

@@ -47,6 +47,18 @@ class CheckoutAtStripe(StripeGateway):
             }
         )
 
+    async def expire_checkout_session(self, session_id: str) -> CheckoutSnapshot:
+        params = self.sessions[session_id]
+        price = params["line_items"][0]["price_data"]
+        return checkout_snapshot(
+            {
+                "id": session_id,
+                "status": "expired",
+                "amount_total": price["unit_amount"],
+                "currency": price["currency"],
+            }
+        )
+
     async def pay(self, kassa: Kassa, session_id: str) -> str:
         params = self.sessions[session_id]
         price = params["line_items"][0]["price_data"]
