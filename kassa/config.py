@@ -94,7 +94,15 @@ class Settings(BaseSettings):
 
     # Background work: `kassa serve`/`demo` run one worker in-process unless turned off.
     worker_in_process: bool = Field(True, alias="KASSA_WORKER_IN_PROCESS")
-    worker_concurrency: int = Field(8, alias="KASSA_WORKER_CONCURRENCY")
+    # Jobs wait in lanes so that applying Stripe events (the database only) never waits
+    # behind jobs that call out: events one worker applies at once; follow-ups calling
+    # Stripe, and mail and host-app notifications, each at once across all workers.
+    worker_concurrency: int = Field(8, alias="KASSA_WORKER_CONCURRENCY", ge=1)
+    stripe_follow_up_concurrency: int = Field(4, alias="KASSA_STRIPE_FOLLOW_UP_CONCURRENCY", ge=1)
+    message_concurrency: int = Field(4, alias="KASSA_MESSAGE_CONCURRENCY", ge=1)
+    # How long an event about to be applied waits for Stripe to name its card; past that it
+    # is applied without and its follow-up reads the card.
+    event_card_read_seconds: float = Field(1.0, alias="KASSA_EVENT_CARD_READ_SECONDS", gt=0)
     # A job whose worker stops heartbeating this long is picked up by another worker.
     worker_heartbeat_seconds: float = Field(30.0, alias="KASSA_WORKER_HEARTBEAT_SECONDS")
     sweep_interval_seconds: float = Field(5.0, alias="KASSA_SWEEP_INTERVAL_SECONDS")

@@ -41,6 +41,8 @@ class Cluster:
     port: int = field(default_factory=_free_port)
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Settings a test changes for every process (KASSA_WORKER_IN_PROCESS …).
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -59,6 +61,7 @@ class Cluster:
             "STRIPE_API_BASE": "http://127.0.0.1:9",  # applying these events calls no Stripe
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "KASSA_JWT_SECRET": JWT_SECRET,
+            **self.overrides,
         }
 
     def _spawn(self, command: str, log_name: str) -> subprocess.Popen[bytes]:

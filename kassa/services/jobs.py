@@ -15,8 +15,18 @@ from kassa.db import asyncpg_dsn
 
 log = logging.getLogger(__name__)
 
+# Each entrypoint is a lane with slots of its own (kassa/worker/runner.py): applying an event
+# touches only the database; outbox messages call Stripe, or an SMTP server or host app.
 STRIPE_EVENT = "stripe_event"
+OUTBOX_STRIPE = "outbox_stripe"
 OUTBOX_MESSAGE = "outbox_message"
+# Outbox kinds that call Stripe are named stripe.* (the follow-ups of events).
+STRIPE_KIND_PREFIX = "stripe."
+
+
+def outbox_entrypoint(kind: str) -> str:
+    """The lane an outbox message of `kind` waits in: slow Stripe never holds up mail."""
+    return OUTBOX_STRIPE if kind.startswith(STRIPE_KIND_PREFIX) else OUTBOX_MESSAGE
 
 
 class JobQueue:

@@ -48,16 +48,17 @@ async def add(
     )
 
 
-async def due(limit: int) -> list[str]:
+async def due(limit: int) -> list[tuple[str, str]]:
+    """(id, kind) of the messages due to be sent, the longest waiting first."""
     rows = (
         await OutboxMessage.filter(
             status=OutboxStatus.PENDING, next_attempt_at__lte=datetime.now(UTC)
         )
         .order_by("next_attempt_at")
         .limit(limit)
-        .values_list("id", flat=True)
+        .values_list("id", "kind")
     )
-    return [str(row) for row in rows]
+    return [(str(message_id), str(kind)) for message_id, kind in rows]
 
 
 async def send(message_id: str) -> OutboxStatus | None:

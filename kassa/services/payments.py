@@ -7,6 +7,7 @@ so the ledger transfer and the status change commit together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -821,21 +822,29 @@ async def fill_card_details(payment_id: uuid.UUID, gateway: StripeGateway) -> No
 
 
 async def read_card_before_event(
-    intent_id: str, payment_method_id: str, gateway: StripeGateway
+    intent_id: str, payment_method_id: str, gateway: StripeGateway, within: float
 ) -> None:
     """Read the card an event about to be applied does not carry, so that the payment never
-    shows SUCCEEDED without it; when Stripe cannot answer now, the event's follow-up will."""
+    shows SUCCEEDED without it. Applying events waits on nothing slow: when Stripe cannot
+    answer within `within` seconds, the event's follow-up reads the card instead."""
     payment = await Payment.get_or_none(stripe_payment_intent_id=intent_id)
     if payment is None or payment.card_last4:
         return
     try:
-        await _read_card(payment.id, payment_method_id, gateway)
-    except StripeFailure as exc:
-        log.info("card of PaymentIntent %s left to the follow-up: %s", intent_id, exc)
+        async with asyncio.timeout(within):
+            card = await gateway.retrieve_card(payment_method_id)
+    except (StripeFailure, TimeoutError) as exc:
+        reason = str(exc) or f"no answer within {within} s"
+        log.info("card of PaymentIntent %s left to the follow-up: %s", intent_id, reason)
+        return
+    await _store_card(payment.id, card)
 
 
 async def _read_card(payment_id: uuid.UUID, payment_method_id: str, gateway: StripeGateway) -> None:
-    card = await gateway.retrieve_card(payment_method_id)
+    await _store_card(payment_id, await gateway.retrieve_card(payment_method_id))
+
+
+async def _store_card(payment_id: uuid.UUID, card: CardDetails | None) -> None:
     if card is not None:
         await Payment.filter(id=payment_id, card_last4__isnull=True).update(
             card_brand=card.brand,

@@ -252,9 +252,10 @@ async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
     return await handler(conn, event, data_object)
 
 
-async def read_card_first(event_id: str, gateway: StripeGateway) -> None:
+async def read_card_first(event_id: str, gateway: StripeGateway, within: float) -> None:
     """Before a PaymentIntent event is applied, outside its transaction: read the card it
-    does not carry (Stripe's events name the payment method, not the card)."""
+    does not carry (Stripe's events name the payment method, not the card), waiting at most
+    `within` seconds."""
     event = await StripeEvent.get_or_none(id=event_id)
     if event is None or event.status not in UNHANDLED or not _is_about_an_intent(event):
         return
@@ -263,7 +264,7 @@ async def read_card_first(event_id: str, gateway: StripeGateway) -> None:
     except (KeyError, TypeError, ValueError):
         return  # unreadable: applying the event records why
     if intent.card is None and intent.payment_method_id:
-        await payments.read_card_before_event(intent.id, intent.payment_method_id, gateway)
+        await payments.read_card_before_event(intent.id, intent.payment_method_id, gateway, within)
 
 
 def _is_about_an_intent(event: StripeEvent) -> bool:

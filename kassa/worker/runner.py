@@ -12,6 +12,7 @@ import asyncpg
 from pgqueuer import Queries, QueueManager
 from pgqueuer.models import Job
 
+from kassa.config import Settings
 from kassa.db import asyncpg_dsn
 from kassa.services import (
     clock,
@@ -50,16 +51,19 @@ class Worker:
         connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
         manager = self._queue_manager(connection)
         settings = self.runtime.settings
-        batch = max(1, settings.worker_concurrency // 2)
+        slots = _job_slots(settings)
         draining = asyncio.create_task(
             manager.run(
-                batch_size=batch,
-                max_concurrent_tasks=2 * batch,
+                batch_size=max(1, slots // 2),
+                max_concurrent_tasks=slots,
                 heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds),
             )
         )
         timers = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
+            asyncio.create_task(
+                _every(settings.sweep_interval_seconds, self.resend_unsent_refunds, stop)
+            ),
             asyncio.create_task(
                 _every(settings.reconcile_interval_seconds, self.reconcile_if_due, stop)
             ),
@@ -80,12 +84,27 @@ class Worker:
     def _queue_manager(self, connection: asyncpg.Connection) -> QueueManager:
         manager = QueueManager(Queries.from_asyncpg_connection(connection))
         runtime = self.runtime
+        settings = runtime.settings
 
         @manager.entrypoint(jobs.STRIPE_EVENT, accepts_context=False)
         async def stripe_event(job: Job) -> None:
             await tasks.apply_stripe_event(runtime, _key(job))
 
-        @manager.entrypoint(jobs.OUTBOX_MESSAGE, accepts_context=False)
+        # pgqueuer counts these limits over all workers, in the database; each worker's
+        # slots cover them and the events' share on top (_job_slots).
+        @manager.entrypoint(
+            jobs.OUTBOX_STRIPE,
+            concurrency_limit=settings.stripe_follow_up_concurrency,
+            accepts_context=False,
+        )
+        async def outbox_stripe(job: Job) -> None:
+            await outbox.send(_key(job))
+
+        @manager.entrypoint(
+            jobs.OUTBOX_MESSAGE,
+            concurrency_limit=settings.message_concurrency,
+            accepts_context=False,
+        )
         async def outbox_message(job: Job) -> None:
             await outbox.send(_key(job))
 
@@ -99,10 +118,13 @@ class Worker:
         grace = timedelta(seconds=10 * self.runtime.settings.sweep_interval_seconds)
         for event_id in await stripe_events.due(SWEEP_BATCH, pending_grace=grace):
             await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
-        for message_id in await outbox.due(SWEEP_BATCH):
-            await self.runtime.jobs.enqueue(jobs.OUTBOX_MESSAGE, message_id)
+        for message_id, kind in await outbox.due(SWEEP_BATCH):
+            await self.runtime.jobs.enqueue(jobs.outbox_entrypoint(kind), message_id)
         if self.runtime.settings.rate_limit_backend == "postgres":
             await rate_limits.forget_old_windows()
+
+    async def resend_unsent_refunds(self) -> None:
+        """Apart from the sweep: it calls Stripe, and the sweep queues events' retries."""
         async with self.runtime.jobs.exclusive("kassa:unsent_refunds") as mine:
             if mine:
                 # Longer than any request waits: the one that reserved the refund is over.
@@ -128,6 +150,15 @@ class Worker:
         expired = await credits.expire_due(clock.now())
         if expired:
             log.info("expired %d credits", expired)
+
+
+def _job_slots(settings: Settings) -> int:
+    """Jobs one worker runs at once: however many call out, events keep their own share."""
+    return (
+        settings.worker_concurrency
+        + settings.stripe_follow_up_concurrency
+        + settings.message_concurrency
+    )
 
 
 def _key(job: Job) -> str:

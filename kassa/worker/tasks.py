@@ -19,8 +19,9 @@ ASK_STRIPE_AFTER_ATTEMPTS = 3
 
 
 async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStatus:
-    max_attempts = runtime.settings.event_max_attempts
-    await stripe_events.read_card_first(event_id, runtime.gateway)
+    settings = runtime.settings
+    max_attempts = settings.event_max_attempts
+    await stripe_events.read_card_first(event_id, runtime.gateway, settings.event_card_read_seconds)
     processed = await stripe_events.process(event_id, max_attempts)
     if processed.unknown_intent and processed.attempts >= ASK_STRIPE_AFTER_ATTEMPTS:
         processed = await _resolve_with_stripe(runtime, event_id, processed.unknown_intent)
