@@ -1,6 +1,6 @@
-"""Stripe slow to answer the reads that events' follow-ups make: real `kassa serve` and
+"""Stripe slow to answer what the worker asks in the background: real `kassa serve` and
 `kassa worker` processes on a database of their own, the local Stripe server behind a proxy
-that holds every payment method read."""
+that holds the requests a test chooses. Applying events never waits for them."""
 
 from __future__ import annotations
 
@@ -29,13 +29,14 @@ SLOW_FOLLOW_UPS = 12
 # How soon a webhook's event must be applied while Stripe is slow: kassa waits at most
 # KASSA_EVENT_CARD_READ_SECONDS (1 s) for the card, then applies it without.
 APPLIED_WITHIN_SECONDS = 3.0
+# A due retry is queued by the next sweep (every 0.5 s here) after its 1 s backoff.
+RETRY_APPLIED_WITHIN_SECONDS = 5.0
 BOUND_SECONDS = 20.0
 
 
 @pytest.fixture
 def slow_stripe(local_stripe: LocalStripe) -> Iterator[StripeProxy]:
     proxy = StripeProxy(local_stripe.api_base).start()
-    proxy.add(Fault("/v1/payment_methods/", Mode.LATENCY, method="GET", seconds=SLOW_READ_SECONDS))
     yield proxy
     proxy.stop()
 
@@ -52,7 +53,7 @@ async def cluster(
     try:
         yield cluster
     finally:
-        slow_stripe.release()  # the held reads finish, so the worker stops at once
+        slow_stripe.release()  # the held requests finish, so the worker stops at once
         cluster.stop()
         await remove_database(cluster.database_url)
 
@@ -62,6 +63,9 @@ async def test_a_webhook_is_applied_while_every_stripe_follow_up_waits_on_slow_s
 ) -> None:
     # given: payments whose card is still to be read, each with its follow-up due, and a
     # payment waiting for its webhook; Stripe holds every payment method read for 25 s
+    slow_stripe.add(
+        Fault("/v1/payment_methods/", Mode.LATENCY, method="GET", seconds=SLOW_READ_SECONDS)
+    )
     methods = await _card_payment_methods(local_stripe, SLOW_FOLLOW_UPS + 1)
     db = await asyncpg.connect(asyncpg_dsn(cluster.database_url))
     try:
@@ -108,12 +112,55 @@ async def test_a_webhook_is_applied_while_every_stripe_follow_up_waits_on_slow_s
         await db.close()
 
 
+async def test_an_events_retry_is_queued_while_stripe_hangs_on_refunds_sent_again(
+    cluster: Cluster, slow_stripe: StripeProxy
+) -> None:
+    # given: refunds Stripe never answered, which the worker sends again, and Stripe now
+    # hanging on every refund request
+    slow_stripe.add(Fault("/v1/refunds", Mode.HANG, method="POST"))
+    db = await asyncpg.connect(asyncpg_dsn(cluster.database_url))
+    try:
+        organization = await _organization(db)
+        await _unsent_refunds(db, organization, count=3)
+        await cluster.start(workers=1)
+
+        async def refund_at_stripe() -> bool:
+            return slow_stripe.held >= 1
+
+        await _until(refund_at_stripe, "a refund to be sent again")
+        # and: a webhook that overtook kassa's own write of its payment, so it fails once
+        intent_id = f"pi_early_{uuid.uuid4().hex[:16]}"
+        payload = payment_intent_event(
+            "payment_intent.succeeded", intent_id, amount=1800, status="succeeded"
+        )
+        assert await post_all(cluster.base_url, [payload], concurrency=1) == [200]
+
+        async def failed_once() -> bool:
+            attempts = await db.fetchval(
+                "SELECT attempts FROM stripe_events WHERE id = $1", json.loads(payload)["id"]
+            )
+            return bool(attempts)
+
+        await _until(failed_once, "the event's first attempt")
+
+        # when: kassa's write of the payment lands
+        payment_id = await _awaiting_webhook(db, organization, intent_id, amount=1800)
+
+        # then: the event's retry (due after 1 s) applies it, while Stripe still hangs
+        status = await _status_within(db, payment_id, "SUCCEEDED", RETRY_APPLIED_WITHIN_SECONDS)
+        assert status == "SUCCEEDED", f"retry not applied within {RETRY_APPLIED_WITHIN_SECONDS} s"
+        assert slow_stripe.held >= 1
+    finally:
+        await db.close()
+
+
 def test_outbox_kinds_that_call_stripe_wait_in_their_own_lane() -> None:
     calling_stripe = [
         stripe_events.READ_CARD_DETAILS,
         stripe_events.READ_CHARGE_REFUNDS,
         stripe_events.READ_SAVED_CARD,
         payments.REFUND_DUPLICATE,
+        payments.RETIRE_ATTEMPTS,
     ]
     messages = [mail.MAIL, mail.ADMIN_ALERT, host_notifications.HOST_NOTIFICATION]
 
@@ -167,19 +214,41 @@ async def _card_to_read(db: asyncpg.Connection, organization: uuid.UUID, method:
 
 
 async def _awaiting_webhook(
-    db: asyncpg.Connection, organization: uuid.UUID, intent: str
+    db: asyncpg.Connection, organization: uuid.UUID, intent: str, amount: int = 2500
 ) -> uuid.UUID:
     payment = uuid.uuid4()
     await db.execute(
         "INSERT INTO payments (id, organization_id, purpose, status, amount, currency, "
         "amount_refunded, stripe_payment_intent_id, created_at, updated_at) "
-        "VALUES ($1, $2, 'WALLET_TOP_UP', 'REQUIRES_CONFIRMATION', 2500, 'usd', 0, $3, "
+        "VALUES ($1, $2, 'WALLET_TOP_UP', 'REQUIRES_CONFIRMATION', $4, 'usd', 0, $3, "
         "now(), now())",
         payment,
         organization,
         intent,
+        amount,
     )
     return payment
+
+
+async def _unsent_refunds(db: asyncpg.Connection, organization: uuid.UUID, count: int) -> None:
+    """Refunds of a paid payment that kassa reserved an hour ago and Stripe never answered."""
+    payment = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO payments (id, organization_id, purpose, status, amount, currency, "
+        "amount_refunded, stripe_payment_intent_id, created_at, updated_at) "
+        "VALUES ($1, $2, 'WALLET_TOP_UP', 'SUCCEEDED', 9000, 'usd', 0, $3, now(), now())",
+        payment,
+        organization,
+        f"pi_refunded_{payment.hex[:16]}",
+    )
+    for _ in range(count):
+        await db.execute(
+            "INSERT INTO refunds (id, payment_id, amount, currency, status, created_at, "
+            "updated_at) VALUES ($1, $2, 1000, 'usd', 'PENDING', now() - interval '1 hour', "
+            "now() - interval '1 hour')",
+            uuid.uuid4(),
+            payment,
+        )
 
 
 async def _status_within(
