@@ -54,9 +54,13 @@ class Fault:
     method: str | None = None
     seconds: float = 0.0
     status: int = 502
+    # The path must also end so (`/confirm` of any intent), or be `path` exactly.
+    suffix: str = ""
+    exact: bool = False
 
     def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.path) and self.method in (None, method)
+        shaped = path == self.path if self.exact else path.startswith(self.path)
+        return shaped and path.endswith(self.suffix) and self.method in (None, method)
 
 
 @dataclass(frozen=True)

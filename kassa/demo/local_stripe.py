@@ -43,9 +43,10 @@ class LocalStripe:
             )
         return cls(process, int(line))
 
-    def register_webhook(self, url: str, secret: str) -> None:
+    def register_webhook(self, url: str, secret: str, name: str = "kassa") -> None:
+        """Send the server's events to `url`; registering a `name` again replaces its URL."""
         response = httpx.post(
-            f"{self.api_base}/_config/webhooks/kassa", data={"url": url, "secret": secret}
+            f"{self.api_base}/_config/webhooks/{name}", data={"url": url, "secret": secret}
         )
         response.raise_for_status()
 
