@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from kassa.app import create_app
 from kassa.config import Settings
+from kassa.web import VENDOR_DIR
 from tests.support import Kassa
 
 
-async def test_graphiql_page_allows_only_what_it_loads(kassa: Kassa) -> None:
+async def test_graphiql_page_loads_only_from_kassa(kassa: Kassa) -> None:
     response = await kassa.http.get("/graphql", headers={"Accept": "text/html"})
 
     assert response.status_code == 200
     policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "connect-src 'self';" in policy
     assert "frame-ancestors 'none'" in policy
-    assert "'sha256-" in policy  # its one inline script, by hash
     assert "'unsafe-eval'" not in policy
-    assert "script-src 'self' https://" in policy
+    assert "://" not in policy
+    assert "://" not in response.text
+    assert "<script>" not in response.text  # no inline script: the page needs no hash
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_static_files_are_cached_by_how_they_change(kassa: Kassa) -> None:
+    page = (await kassa.http.get("/graphql", headers={"Accept": "text/html"})).text
+    vendored = re.findall(r'"(/static/vendor/[^"]+)"', page)
+    own = re.findall(r'"(/static/[^v][^"]+)"', page)
+
+    assert {path.rsplit(".", 1)[1] for path in vendored} == {"js", "css"}
+    assert own == ["/static/graphiql.css", "/static/graphiql.js"]
+    for path in vendored:
+        response = await kassa.http.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    for path in own:
+        response = await kassa.http.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-cache"
+        again = await kassa.http.get(path, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304
+        assert again.headers["Cache-Control"] == "no-cache"
+    script = await kassa.http.get("/static/graphiql.js")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+
+
+async def test_static_files_stay_inside_their_folder(kassa: Kassa) -> None:
+    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/vendor/nothing.js"):
+        response = await kassa.http.get(path)
+        assert response.status_code == 404, path
+
+
+async def test_every_vendored_package_has_its_licence() -> None:
+    for folder in VENDOR_DIR.iterdir():
+        if folder.is_dir():
+            assert any(p.name.upper().startswith("LICEN") for p in folder.iterdir()), folder
 
 
 async def test_api_answers_allow_nothing_to_load(kassa: Kassa) -> None:
