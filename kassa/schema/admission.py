@@ -1,6 +1,6 @@
 """Admission of each executed operation: its share of the mutation allowance (HTTP 429 with
-Retry-After beyond it; kassa/services/rate_limits), and on long-lived websockets, whether
-an API key is still valid."""
+Retry-After beyond it; kassa/services/rate_limits), on long-lived websockets whether an API
+key is still valid, and subscriptions only over a websocket."""
 
 from __future__ import annotations
 
@@ -37,10 +37,15 @@ class Admission(SchemaExtension):
         context = execution.context
         # Only requests kassa serves carry a Context (not the schema run on its own).
         if isinstance(context, Context):
+            kind = execution.operation_type
             if isinstance(context.request, WebSocket):
                 await _require_live_api_key(context)
+            elif kind is OperationType.SUBSCRIPTION:
+                raise GraphQLError(
+                    "subscriptions run over the WebSocket at /graphql (graphql-transport-ws)",
+                    extensions={"code": "SUBSCRIPTION_NEEDS_WEBSOCKET"},
+                )
             document = execution.graphql_document
-            kind = execution.operation_type
             count = _counted_fields(document, execution.operation_name, kind) if document else 0
             if count:
                 await _admit(context, count)

@@ -26,6 +26,7 @@ from tests.cluster import (
     remove_database,
     succeeded_events,
 )
+from tests.support import Kassa
 
 SUBSCRIPTION = "subscription($id: ID!) { paymentUpdated(paymentId: $id) { id status } }"
 
@@ -128,3 +129,16 @@ async def test_another_organization_cannot_subscribe(cluster: Cluster) -> None:
     assert answer["type"] == "error" or answer["payload"].get("errors")
     assert "not found" in json.dumps(answer)
     assert "REQUIRES_PAYMENT_METHOD" not in json.dumps(answer)
+
+
+async def test_a_subscription_posted_over_http_is_a_clear_error(kassa: Kassa) -> None:
+    member = await kassa.member()
+    top_up = await kassa.top_up(member, "3.00")
+
+    body = await kassa.gql(
+        "subscription($id: ID!) { paymentUpdated(paymentId: $id) { status } }",
+        {"id": top_up["payment"]["id"]},
+        member.token,
+    )
+
+    assert body["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_NEEDS_WEBSOCKET", body
