@@ -21,6 +21,8 @@ BATCH = 10
 # A worker backs off at most a few seconds between attempts; this leaves room for a slow
 # machine without letting a dead worker pass.
 RESUME_LIMIT_SECONDS = 20
+# Longer than one reconnection attempt may take (5 s) plus a margin; far below a kill timeout.
+STOP_LIMIT_SECONDS = 8
 VIEWER = "{ viewer { organizations { organization { id } } } }"
 
 
@@ -53,6 +55,26 @@ async def test_worker_applies_pending_events_after_postgres_comes_back(
     await deliver_until_accepted(cluster.base_url, events[2 * BATCH :], limit=20)
     await seconds_until_applied(cluster.database_url, 3 * BATCH, limit=RESUME_LIMIT_SECONDS)
     print(f"\nworker resumed {resumed:.2f} s after PostgreSQL was back (down {down_seconds} s)")
+
+
+async def test_worker_stops_promptly_on_sigterm_while_postgres_is_down(
+    cluster: Cluster, fault_postgres: Postgres
+) -> None:
+    # given: a worker waiting for the database to come back
+    await cluster.start(workers=1)
+    [worker] = cluster.workers
+    await _worker_said(cluster, "kassa worker: running", limit=20)
+    fault_postgres.stop()
+    await asyncio.sleep(3)
+
+    # when
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+
+    # then
+    code = await asyncio.to_thread(worker.wait, timeout=STOP_LIMIT_SECONDS)
+    assert code == 0, _tail(cluster, "worker-0.log")
+    print(f"\nworker stopped {time.monotonic() - started:.2f} s after SIGTERM, database down")
 
 
 async def test_database_down_answers_503_with_retry_after_then_recovers(
@@ -108,6 +130,13 @@ async def _take_down(postgres: Postgres, seconds: int, worker: subprocess.Popen[
         await asyncio.sleep(seconds)
     finally:
         postgres.start()
+
+
+async def _worker_said(cluster: Cluster, line: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while line not in (cluster.logs / "worker-0.log").read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"the worker did not say {line!r} within {limit} s"
+        await asyncio.sleep(0.1)
 
 
 async def _viewer(client: httpx.AsyncClient) -> httpx.Response:
