@@ -22,6 +22,7 @@ from kassa.config import Environment, Settings
 from kassa.db import pool_limits, schema_is_current, tortoise_config
 from kassa.http_security import SecurityHeaders
 from kassa.metrics import metrics, timed_webhook
+from kassa.outage import RETRY_AFTER_SECONDS, DatabaseOutage
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.schema.guards import Limits, load_persisted_queries
@@ -94,7 +95,11 @@ async def readyz(request: Request) -> Response:
     try:
         current = await schema_is_current()
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "error": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if not current:
         return JSONResponse({"status": "migrations pending"}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -173,6 +178,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 allow_headers=["Authorization", "Content-Type"],
                 max_age=600,
             ),
+            # Innermost, so that its 503 still gets the headers above.
+            Middleware(DatabaseOutage),
         ],
     )
     app.state.runtime = runtime

@@ -16,6 +16,7 @@ from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.executor import MigrationExecutor
 
 from kassa.config import Settings
@@ -82,6 +83,30 @@ def _limited_connection(database_url: str, limits: PoolLimits) -> dict[str, Any]
         },
     )
     return {"engine": "kassa.db", "credentials": credentials}
+
+
+# PostgreSQL refusing sessions (starting, shutting down, full) or ending them on purpose.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    DBConnectionError,
+    # Refused, reset, unreachable, and waiting for a pooled connection past its limit.
+    OSError,
+)
+
+
+def unavailable(error: BaseException | None) -> bool:
+    """True when `error` says the database cannot be reached now, as opposed to a query or
+    a program being wrong. The error itself only: its causes may be anyone's network (a
+    Stripe call that failed to connect is not an outage of the database)."""
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    # asyncpg says "connection is closed" / "pool is closing" with a plain InterfaceError;
+    # its other InterfaceErrors (an operation in progress, bad arguments) are bugs.
+    return type(error) is asyncpg.InterfaceError and "clos" in str(error)
 
 
 class BoundedPool(asyncpg.Pool):

@@ -13,8 +13,10 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from kassa.db import unavailable
 from kassa.schema.admission import Admission
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
+from kassa.schema.outage import DatabaseOutage
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 from kassa.services import deadline
@@ -24,6 +26,8 @@ def _is_unexpected(error: GraphQLError) -> bool:
     # Validation errors, parse errors and errors raised on purpose (GraphQLError with a
     # message for the client) stay readable; anything else is an internal failure.
     original = error.original_error
+    if unavailable(original):
+        return False  # not a bug: DatabaseOutage tells it as such
     return original is not None and not isinstance(original, GraphQLError)
 
 
@@ -36,6 +40,14 @@ class RequestDeadline(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         with deadline.within(self.seconds):
             yield
+
+
+def error_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    """Unexpected errors masked, the database being away told as such (HTTP 503)."""
+    return [
+        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
+        DatabaseOutage,
+    ]
 
 
 def build_schema(
@@ -52,7 +64,7 @@ def build_schema(
         GuardedValidationCache,
         Admission,
         lambda: RequestDeadline(request_deadline_seconds),
-        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
+        *error_extensions(),
     ]
     if production:
         extensions.append(DisableIntrospection)

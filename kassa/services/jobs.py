@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 from pgqueuer import Queries
+from pgqueuer.domain.settings import db_settings
 from pgqueuer.errors import DuplicateJobError
 
 from kassa.db import asyncpg_dsn
@@ -70,3 +72,27 @@ class JobQueue:
         except DuplicateJobError:
             return False
         return True
+
+
+async def release_picked(conn: asyncpg.Connection, managers: list[uuid.UUID]) -> int:
+    """Queue again the jobs that `managers` picked and never finished: they ran in this
+    process on a connection that is gone, so nothing runs them now. Without this they wait
+    until their heartbeat is stale and a dequeue happens to look (up to a minute)."""
+    if not managers:
+        return 0
+    tables = db_settings().qualified
+    released = await conn.fetchval(
+        f"""WITH released AS (
+            UPDATE {tables.queue_table}
+            SET status = 'queued', execute_after = NOW(), updated = NOW(),
+                queue_manager_id = NULL
+            WHERE status = 'picked' AND queue_manager_id = ANY($1::uuid[])
+            RETURNING id, entrypoint, priority
+        ), logged AS (
+            INSERT INTO {tables.queue_table_log} (job_id, status, entrypoint, priority)
+            SELECT id, 'queued', entrypoint, priority FROM released
+        )
+        SELECT count(*) FROM released""",
+        managers,
+    )
+    return int(released)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from asyncpg import PostgresError
+from asyncpg import InterfaceError, PostgresError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import BaseORMException
 
+from kassa.outage import describe, unavailable_response
 from kassa.services import jobs, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import InvalidWebhook, VerifiedEvent, verify_webhook
@@ -42,10 +43,10 @@ async def stripe_webhook(request: Request) -> Response:
         return _error(400, str(exc))
     try:
         stored = await _store_and_enqueue(request, runtime, event, body)
-    except (BaseORMException, OSError) as exc:
-        # Nothing is committed half-way; a 5xx makes Stripe deliver the event again.
-        log.error("could not store Stripe event %s: %s", event.id, exc)
-        return _error(503, "temporarily unable to store the event")
+    except (BaseORMException, PostgresError, InterfaceError, OSError) as exc:
+        # Nothing is committed half-way; a 503 makes Stripe deliver the event again.
+        log.error("could not store Stripe event %s: %s", event.id, describe(exc))
+        return unavailable_response("temporarily unable to store the event")
     return JSONResponse({"received": True, "status": stored})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ from pgqueuer import Queries, QueueManager
 from pgqueuer.models import Job
 
 from kassa.config import Settings
-from kassa.db import asyncpg_dsn
+from kassa.db import asyncpg_dsn, unavailable
 from kassa.services import (
     clock,
     credits,
@@ -35,6 +36,11 @@ SWEEP_BATCH = 500
 FIRST_RECONCILIATION = timedelta(hours=24)
 # Each run looks a little further back than the last one started, so nothing falls between.
 RECONCILIATION_OVERLAP = timedelta(minutes=5)
+# While the database is away, the queue's connection is tried again after 0.5 s, then
+# doubling up to every 5 s: soon back after a restart, never a storm of connection attempts.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 class Worker:
@@ -47,18 +53,9 @@ class Worker:
         outbox.register_sender(host_notifications.HOST_NOTIFICATION, runtime.host_notifier.send)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; jobs in flight finish first."""
-        connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
-        manager = self._queue_manager(connection)
+        """Work until `stop` is set; jobs in flight finish first. When the database goes
+        away, the queue is drained again once it is back; the timers keep ticking."""
         settings = self.runtime.settings
-        slots = _job_slots(settings)
-        draining = asyncio.create_task(
-            manager.run(
-                batch_size=max(1, slots // 2),
-                max_concurrent_tasks=slots,
-                heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds),
-            )
-        )
         timers = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
             asyncio.create_task(
@@ -72,14 +69,65 @@ class Worker:
             ),
         ]
         try:
-            await _first_of(draining, asyncio.create_task(stop.wait()))
+            await self._drain_reconnecting(stop)
         finally:
-            manager.shutdown.set()
             for timer in timers:
                 timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(draining, *timers, return_exceptions=True)
-            await connection.close()
+            await asyncio.gather(*timers, return_exceptions=True)
+
+    async def _drain_reconnecting(self, stop: asyncio.Event) -> None:
+        delay = RECONNECT_FIRST_SECONDS
+        # Queue managers whose connection was lost: what they picked runs nowhere now.
+        orphaning: list[uuid.UUID] = []
+        while not stop.is_set():
+            try:
+                connection = await asyncpg.connect(
+                    asyncpg_dsn(self.database_url), timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                delay = RECONNECT_FIRST_SECONDS
+                if await jobs.release_picked(connection, orphaning):
+                    log.info("queued again the jobs left unfinished when the database went away")
+                orphaning.clear()
+                await self._drain(connection, stop, orphaning)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.warning(
+                    "job queue unavailable (%s: %s); connecting again in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await _wait(stop, delay)
+                delay = min(2 * delay, RECONNECT_MAX_SECONDS)
+
+    async def _drain(
+        self, connection: asyncpg.Connection, stop: asyncio.Event, orphaning: list[uuid.UUID]
+    ) -> None:
+        """Drain the queue over `connection` until `stop`; raise when the connection is lost."""
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        manager = self._queue_manager(connection)
+        settings = self.runtime.settings
+        slots = _job_slots(settings)
+        draining = asyncio.create_task(
+            manager.run(
+                batch_size=max(1, slots // 2),
+                max_concurrent_tasks=slots,
+                heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds),
+            )
+        )
+        try:
+            await _first_of(
+                draining, asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())
+            )
+        finally:
+            manager.shutdown.set()
+            await asyncio.gather(draining, return_exceptions=True)
+            orphaning.append(manager.queue_manager_id)
+            connection.terminate()
+        if lost.is_set() and not stop.is_set():
+            raise QueueConnectionLost("its connection was closed")
 
     def _queue_manager(self, connection: asyncpg.Connection) -> QueueManager:
         manager = QueueManager(Queries.from_asyncpg_connection(connection))
@@ -161,6 +209,10 @@ def _job_slots(settings: Settings) -> int:
     )
 
 
+class QueueConnectionLost(ConnectionError):
+    pass
+
+
 def _key(job: Job) -> str:
     return (job.payload or b"").decode()
 
@@ -171,10 +223,23 @@ async def _every(
     while not stop.is_set():
         try:
             await action()
-        except Exception:
-            log.exception("periodic %s failed; trying again next time", action.__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except Exception as exc:
+            if unavailable(exc):
+                log.warning(
+                    "periodic %s: database unavailable (%s: %s)",
+                    action.__name__,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                log.exception("periodic %s failed; trying again next time", action.__name__)
+        await _wait(stop, seconds)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less when `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 async def _first_of(*tasks_: asyncio.Task[object]) -> None:
