@@ -7,7 +7,7 @@ from kassa.models.order import Order, OrderStatus
 from kassa.models.organization import Organization
 from kassa.models.outbox import OutboxMessage, OutboxStatus
 from kassa.models.payment import Payment, PaymentPurpose, PaymentStatus
-from kassa.models.reconciliation import ReconciliationRun
+from kassa.models.reconciliation import ReconciliationRun, WorkerLease
 from kassa.models.refund import Refund, RefundStatus
 from kassa.models.saved_card import SavedCard
 from kassa.models.stripe_event import StripeEvent, StripeEventStatus
@@ -36,4 +36,5 @@ __all__ = [
     "StripeEvent",
     "StripeEventStatus",
     "TransferKind",
+    "WorkerLease",
 ]

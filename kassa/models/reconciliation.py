@@ -17,3 +17,16 @@ class ReconciliationRun(Model):
 
     class Meta:
         table = "reconciliation_runs"
+
+
+class WorkerLease(Model):
+    """Work one process at a time does (reconciling, sending refunds again): claimed in one
+    statement, given back after, and running out by itself if its holder dies. No connection
+    is held meanwhile, unlike a session advisory lock, and the work calls Stripe."""
+
+    name = fields.CharField(max_length=100, primary_key=True)
+    holder = fields.UUIDField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "worker_leases"

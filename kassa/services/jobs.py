@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
 from pgqueuer import Queries
@@ -24,6 +24,13 @@ OUTBOX_STRIPE = "outbox_stripe"
 OUTBOX_MESSAGE = "outbox_message"
 # Outbox kinds that call Stripe are named stripe.* (the follow-ups of events).
 STRIPE_KIND_PREFIX = "stripe."
+
+
+CLAIM_LEASE = (
+    "INSERT INTO worker_leases (name, holder, expires_at) VALUES ($1, $2, now() + $3) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE worker_leases.expires_at < now() RETURNING holder"
+)
 
 
 def outbox_entrypoint(kind: str) -> str:
@@ -48,18 +55,30 @@ class JobQueue:
             await self._pool.close()
 
     @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """True inside for exactly one process at a time across all machines (advisory lock)."""
+    async def exclusive(self, name: str, hold: timedelta) -> AsyncIterator[bool]:
+        """True inside for exactly one process at a time across all machines.
+
+        A lease row (`worker_leases`), claimed in one statement and given back after: no
+        connection is held while the work runs (it calls Stripe), and a holder that dies
+        leaves a lease that runs out after `hold`.
+        """
         if self._pool is None:
             raise RuntimeError("the job queue is not open")
-        key = zlib.crc32(name.encode())
-        async with self._pool.acquire() as conn:
-            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-            try:
-                yield mine
-            finally:
-                if mine:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        holder = uuid.uuid4()
+        mine = await self._pool.fetchval(CLAIM_LEASE, name, holder, hold)
+        try:
+            yield mine is not None
+        finally:
+            if mine is not None:
+                await self._pool.execute(
+                    "DELETE FROM worker_leases WHERE name = $1 AND holder = $2", name, holder
+                )
+
+    def open_connections(self) -> int:
+        return self._pool.get_size() if self._pool else 0
+
+    def idle_connections(self) -> int:
+        return self._pool.get_idle_size() if self._pool else 0
 
     async def enqueue(self, entrypoint: str, key: str) -> bool:
         """Queue `key` for `entrypoint` unless a job for it is already queued or running."""

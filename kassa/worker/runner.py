@@ -33,6 +33,8 @@ from kassa.worker import tasks
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+# Longer than a run of the work takes; a worker that died mid-run is replaced after it.
+LEASE = timedelta(minutes=30)
 FIRST_RECONCILIATION = timedelta(hours=24)
 # Each run looks a little further back than the last one started, so nothing falls between.
 RECONCILIATION_OVERLAP = timedelta(minutes=5)
@@ -173,7 +175,7 @@ class Worker:
 
     async def resend_unsent_refunds(self) -> None:
         """Apart from the sweep: it calls Stripe, and the sweep queues events' retries."""
-        async with self.runtime.jobs.exclusive("kassa:unsent_refunds") as mine:
+        async with self.runtime.jobs.exclusive("kassa:unsent_refunds", LEASE) as mine:
             if mine:
                 # Longer than any request waits: the one that reserved the refund is over.
                 grace = timedelta(seconds=3 * self.runtime.settings.request_deadline_seconds)
@@ -181,7 +183,7 @@ class Worker:
 
     async def reconcile_if_due(self) -> None:
         """Reconcile with Stripe once per interval, by whichever worker gets there first."""
-        async with self.runtime.jobs.exclusive("kassa:reconcile") as mine:
+        async with self.runtime.jobs.exclusive("kassa:reconcile", LEASE) as mine:
             if not mine:
                 return
             now = datetime.now(UTC)
