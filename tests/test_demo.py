@@ -142,6 +142,46 @@ def test_demo_serves_the_whole_top_up_flow_and_stops_cleanly(
     assert (data_dir / "stripe_webhook_secret").read_text().startswith("whsec_")
 
 
+def test_demo_buys_credits_through_checkout_on_the_local_server(
+    demo: tuple[str, str, Path],
+) -> None:
+    base_url, token, _ = demo
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        viewer = _graphql(client, token, "{ viewer { organizations { organization { id } } } }")
+        organization_id = viewer["viewer"]["organizations"][0]["organization"]["id"]
+        started = _graphql(
+            client,
+            token,
+            "mutation($org: ID!) { startCheckout(input: {organizationId: $org, "
+            'creditPackage: "trial", successUrl: "http://shop.test/ok?s={CHECKOUT_SESSION_ID}", '
+            'cancelUrl: "http://shop.test/cart"}) '
+            "{ ... on CheckoutStarted { sessionId url } ... on UserError { code message } } }",
+            org=organization_id,
+        )["startCheckout"]
+
+        # The URL is the local server's hosted page, which a browser can open and pay on.
+        stripe_base = client.get("/client-config").json()["stripeJsUrl"]
+        assert started["url"].startswith(stripe_base.removesuffix("/js.stripe.com/v3/"))
+        page = httpx.get(started["url"])
+        assert 'data-testid="checkout-pay"' in page.text
+        paid = httpx.post(f"{started['url']}/confirm", json={"payment_method": "pm_card_visa"})
+        assert paid.json()["redirect_url"] == f"http://shop.test/ok?s={started['sessionId']}"
+
+        # Its signed checkout.session.completed, sent to the demo's webhook, adds the credits.
+        deadline = time.monotonic() + 15
+        credits = 0
+        while credits == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            account = _graphql(
+                client,
+                token,
+                "query($org: ID!) { organization(id: $org) { credits { balance } } }",
+                org=organization_id,
+            )
+            credits = account["organization"]["credits"]["balance"]
+        assert credits > 0
+
+
 def test_demo_stops_its_database_on_exit(demo: tuple[str, str, Path]) -> None:
     base_url, _, data_dir = demo
     assert httpx.get(f"{base_url}/healthz").status_code == 200

@@ -77,7 +77,8 @@ def _print_banner(settings: Settings, local_stripe: LocalStripe | None) -> None:
 
     token = dev_token(settings, DEMO_ORGANIZATION, OrgRole.OWNER, "demo-user", False)
     stripe_line = (
-        f"local Stripe-compatible server at {local_stripe.api_base}"
+        f"local Stripe-compatible server at {local_stripe.api_base}\n"
+        "  (startCheckout answers a url on its own Checkout page; card 4242 4242 4242 4242)"
         if local_stripe
         else "Stripe: the configured account"
     )

@@ -15,6 +15,10 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 def main() -> None:
@@ -29,6 +33,8 @@ def main() -> None:
     localstripe.resources.Store.try_load_from_disk = lambda self: None
     import localstripe.server
     from aiohttp import web
+
+    _add_checkout(localstripe.server.app)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -49,6 +55,18 @@ def main() -> None:
         shutdown_timeout=2.0,
         loop=loop,
     )
+
+
+def _add_checkout(app: web.Application) -> None:
+    """Stripe Checkout, which localstripe lacks: its API and its hosted page."""
+    import localstripe.server
+
+    from kassa.demo import checkout_sessions, hosted_checkout
+
+    auth = app.middlewares.index(localstripe.server.auth_middleware)
+    app.middlewares[auth] = hosted_checkout.public_pages(localstripe.server.auth_middleware)
+    checkout_sessions.add_routes(app)
+    hosted_checkout.add_routes(app)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ async def _listed(what: str, listing: Awaitable[list[Listed]]) -> list[Listed]:
     except StripeFailure as exc:
         if not exc.refused:
             raise  # unknown outcome: the run stays unfinished and the next covers its window
-        # A server without the endpoint (the local Stripe-compatible one has no Checkout)
-        # or a restricted key: the rest of the run is still worth doing.
+        # A restricted key, or a Stripe-compatible server without the endpoint: the rest
+        # of the run is still worth doing.
         log.warning("reconciliation: Stripe refused to list %s: %s", what, exc)
         return []
 

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from kassa.models import CreditLot, LedgerTransfer, Organization, Payment, PaymentPurpose, Refund
+from kassa.models import CreditLot, LedgerTransfer, Organization, Payment, Refund
 from kassa.services import clock
 from kassa.services.identity import OrgRole
+from tests.e2e.hosted_checkout import HostedPage, start_checkout
+from tests.e2e.test_checkout import _processed
 from tests.e2e.test_credits import _buy
 from tests.e2e.test_refunds import _refund
 from tests.support import (
@@ -26,7 +28,6 @@ from tests.support import (
     Kassa,
     Member,
     assert_ledger_consistent,
-    fixture,
     refund_object,
     stripe_event,
 )
@@ -365,40 +366,19 @@ async def test_expired_credits_count_towards_the_clawback(
     await assert_ledger_consistent()
 
 
-async def _credit_checkout_payment(member: Member, code: str) -> Payment:
-    """The payment `startCheckout` records for a package (no Checkout on the local server)."""
-    organization = await Organization.get(external_id=member.external_id)
-    return await Payment.create(
-        organization=organization,
-        purpose=PaymentPurpose.CREDIT_PACKAGE,
-        amount=50000,
-        currency="cny",
-        credit_package_code=code,
-        credits=6000,
-        credit_expiry_days=182,
-        stripe_checkout_session_id=f"cs_test_{uuid.uuid4().hex}",
-    )
-
-
 async def test_credit_checkout_fills_one_lot_and_shows_on_the_success_page(kassa: Kassa) -> None:
     # given
     member = await kassa.member()
-    payment = await _credit_checkout_payment(member, "value")
-    session: JSON = fixture("checkout.session")
-    session.update(
-        id=payment.stripe_checkout_session_id,
-        amount_total=payment.amount,
-        currency="cny",
-        payment_intent=f"pi_cs_{uuid.uuid4().hex[:20]}",
-        metadata={},
-        status="complete",
-        payment_status="paid",
+    started = await start_checkout(
+        kassa, member, organizationId=member.organization_id, creditPackage="value"
     )
+    page = HostedPage(started["url"])
+    assert 'data-testid="checkout-amount">500.00 CNY<' in await page.html()
 
-    # when: the completion arrives twice
-    for _ in range(2):
-        event = stripe_event("checkout.session.completed", session)
-        assert (await kassa.deliver_and_wait(event)).status == "PROCESSED"
+    # when: the customer pays, and Stripe delivers the completion once more
+    assert (await page.pay()).json()["status"] == "complete"
+    completed = await _processed(started["sessionId"], "checkout.session.completed")
+    assert (await kassa.deliver_and_wait(completed.payload)).status == "PROCESSED"
 
     # then
     account = await _account(kassa, member)
@@ -406,14 +386,14 @@ async def test_credit_checkout_fills_one_lot_and_shows_on_the_success_page(kassa
     assert [(lot["credits"], lot["remaining"]) for lot in account["lots"]] == [(6000, 6000)]
     status = await kassa.gql(
         "query S($id: String!) { checkoutStatus(sessionId: $id) { status paymentStatus } }",
-        {"id": session["id"]},
+        {"id": started["sessionId"]},
         member.token,
     )
     assert status["data"]["checkoutStatus"] == {"status": "complete", "paymentStatus": "paid"}
     other = await kassa.member()
     hidden = await kassa.gql(
         "query S($id: String!) { checkoutStatus(sessionId: $id) { status } }",
-        {"id": session["id"]},
+        {"id": started["sessionId"]},
         other.token,
     )
     assert hidden["data"]["checkoutStatus"] is None

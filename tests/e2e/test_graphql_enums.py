@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kassa.services.identity import OrgRole
-from tests.e2e.test_checkout import _checkout_payment, _session
-from tests.e2e.test_orders import _create
-from tests.support import Kassa, stripe_event
+from tests.e2e.hosted_checkout import HostedPage, start_checkout
+from tests.e2e.test_orders import _create, _wait_for_order
+from tests.support import Kassa
 
 MEMBERSHIP = "{ viewer { organizations { role organizationRole } } }"
 CHECKOUT_STATUS = """
@@ -29,15 +29,15 @@ async def test_membership_role_is_a_string_and_an_enum(kassa: Kassa) -> None:
 
 
 async def test_checkout_status_is_a_string_and_an_enum(kassa: Kassa) -> None:
-    # given: a Checkout Session Stripe says was completed and paid
+    # given: a Checkout Session completed and paid
     member = await kassa.member()
-    order = await _create(kassa, member, amount="12.00", currency="usd")
-    payment = await _checkout_payment(member, order["order"]["id"])
-    session = _session(payment, status="complete", payment_status="paid")
-    await kassa.deliver_and_wait(stripe_event("checkout.session.completed", session))
+    order_id = (await _create(kassa, member, amount="12.00", currency="usd"))["order"]["id"]
+    started = await start_checkout(kassa, member, orderId=order_id)
+    await HostedPage(started["url"]).pay()
+    await _wait_for_order(kassa, member, order_id, "PAID")
 
     # when
-    body = await kassa.gql(CHECKOUT_STATUS, {"id": session["id"]}, member.token)
+    body = await kassa.gql(CHECKOUT_STATUS, {"id": started["sessionId"]}, member.token)
 
     # then
     assert body["data"]["checkoutStatus"] == {

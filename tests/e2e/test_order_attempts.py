@@ -9,7 +9,7 @@ import uuid
 
 from kassa.ids import IdKind, encode
 from kassa.models import Order, Payment, PaymentPurpose, PaymentStatus, Refund, RefundStatus
-from tests.e2e.test_checkout import _checkout_payment
+from tests.e2e.hosted_checkout import start_checkout
 from tests.e2e.test_orders import _create, _order, _pay, _wait_for_order
 from tests.support import JSON, VISA, Kassa, Member, assert_ledger_consistent
 
@@ -115,7 +115,8 @@ async def test_pay_order_never_continues_a_checkout_payment(kassa: Kassa) -> Non
     # given: an order whose Checkout Session is open
     member = await kassa.member()
     order_id = (await _create(kassa, member))["order"]["id"]
-    on_checkout = await _checkout_payment(member, order_id)
+    started = await start_checkout(kassa, member, orderId=order_id)
+    on_checkout = await Payment.get(stripe_checkout_session_id=started["sessionId"])
 
     # when
     paid = await _pay(kassa, member, order_id)
@@ -134,7 +135,7 @@ async def test_a_new_attempt_cancels_the_open_payment_intent_at_stripe(kassa: Ka
     first = await _pay(kassa, member, order_id)
     intent_id = first["payment"]["stripePaymentIntentId"]
 
-    # when: the customer switches to Checkout (which the local server cannot start)
+    # when: the customer switches to Checkout
     await kassa.gql(
         """mutation($input: StartCheckoutInput!) { startCheckout(input: $input) {
              __typename } }""",

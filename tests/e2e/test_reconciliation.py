@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from kassa.demo.local_stripe import SECRET_KEY, LocalStripe
 from kassa.models import LedgerTransfer, Payment, Refund
 from kassa.services import reconciliation
-from kassa.services.stripe_gateway import CheckoutSnapshot, StripeGateway, checkout_snapshot
-from tests.e2e.checkout_at_stripe import CheckoutAtStripe, start_order_checkout
-from tests.e2e.test_checkout import _checkout_payment, _session
-from tests.e2e.test_orders import _create, _order
+from kassa.services.stripe_gateway import CheckoutSnapshot, StripeFailure, StripeGateway
+from tests.e2e.hosted_checkout import HostedPage
+from tests.e2e.test_checkout import _order_on_checkout
+from tests.e2e.test_orders import _order
 from tests.support import VISA, Kassa, assert_ledger_consistent
 
 # The local server sends its event about a second after the change; wait it out.
@@ -89,23 +89,86 @@ def _about(report: list[dict[str, object]], key: str, stripe_id: str) -> list[di
     return [fix for fix in report if fix.get(key) == stripe_id]
 
 
-async def test_checkout_payment_whose_events_were_all_missed_is_recovered(
-    kassa: Kassa, local_stripe: LocalStripe, checkout_at_stripe: CheckoutAtStripe
+async def test_checkout_session_whose_events_were_all_missed_is_applied_once(
+    kassa: Kassa, local_stripe: LocalStripe, stripe_gateway: StripeGateway
 ) -> None:
-    # given: a Checkout payment paid at Stripe; neither the session's nor the intent's
-    # events reach kassa (and the local server cannot list Checkout Sessions at all)
+    # given: a session paid on the hosted page whose events (the session's and the
+    # intent's) never reach kassa; another still open; one that is not kassa's
     member = await kassa.member()
-    order = await _create(kassa, member, amount="31.00", currency="usd")
-    payment = await start_order_checkout(member, order["order"]["id"], checkout_at_stripe)
+    order_id, paid = await _order_on_checkout(kassa, member, "31.00")
+    _, still_open = await _order_on_checkout(kassa, member, "7.00")
+    foreign = await kassa.stripe.v1.checkout.sessions.create_async(
+        {
+            "mode": "payment",
+            "success_url": "https://elsewhere.example/ok",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 500,
+                        "product_data": {"name": "not kassa's"},
+                    },
+                }
+            ],
+        }
+    )
     async with _webhooks_lost(kassa, local_stripe):
-        intent_id = await checkout_at_stripe.pay(kassa, payment.stripe_checkout_session_id or "")
-    await payment.refresh_from_db()
+        await HostedPage(paid["url"]).pay()
+        await HostedPage(str(foreign.url)).pay()
+    payment = await Payment.get(stripe_checkout_session_id=paid["sessionId"])
     assert (payment.status, payment.stripe_payment_intent_id) == ("REQUIRES_PAYMENT_METHOD", None)
 
     # when
-    first, second = await _reconcile_twice(checkout_at_stripe)
+    first, second = await _reconcile_twice(stripe_gateway)
+
+    # then: Stripe's list of sessions told; booked once
+    assert _about(first, "checkoutSession", paid["sessionId"]) == [
+        {
+            "payment": str(payment.id),
+            "checkoutSession": paid["sessionId"],
+            "fix": "status brought up to date",
+            "from": "REQUIRES_PAYMENT_METHOD",
+            "to": "SUCCEEDED",
+        }
+    ]
+    assert _about(first, "checkoutSession", still_open["sessionId"]) == []
+    assert _about(first, "checkoutSession", foreign.id) == []
+    assert _about(second, "checkoutSession", paid["sessionId"]) == []
+    await payment.refresh_from_db()
+    assert payment.status == "SUCCEEDED"
+    assert payment.stripe_payment_intent_id is not None
+    assert (await _order(kassa, member, order_id))["status"] == "PAID"
+    assert await LedgerTransfer.filter(payment=payment).count() == 1
+
+
+class SessionsNotListed(StripeGateway):
+    """A restricted key that may not list Checkout Sessions."""
+
+    async def checkout_sessions_since(self, created_from: int) -> list[CheckoutSnapshot]:
+        raise StripeFailure("this key may not list Checkout Sessions", http_status=403)
+
+
+async def test_checkout_payment_is_recovered_from_its_intent_when_sessions_are_not_listed(
+    kassa: Kassa, local_stripe: LocalStripe
+) -> None:
+    # given: a Checkout payment paid at Stripe; none of its events reach kassa
+    member = await kassa.member()
+    order_id, started = await _order_on_checkout(kassa, member, "31.00")
+    async with _webhooks_lost(kassa, local_stripe):
+        await HostedPage(started["url"]).pay()
+    session = await kassa.stripe.v1.checkout.sessions.retrieve_async(started["sessionId"])
+    intent_id = str(session.payment_intent)
+    gateway = SessionsNotListed(SECRET_KEY, api_base=local_stripe.api_base)
+
+    # when
+    try:
+        first, second = await _reconcile_twice(gateway)
+    finally:
+        await gateway.aclose()
 
     # then: the intent's metadata named the payment; kassa's record agreed; booked once
+    payment = await Payment.get(stripe_checkout_session_id=started["sessionId"])
     assert _about(first, "paymentIntent", intent_id) == [
         {
             "payment": str(payment.id),
@@ -116,58 +179,8 @@ async def test_checkout_payment_whose_events_were_all_missed_is_recovered(
         }
     ]
     assert _about(second, "paymentIntent", intent_id) == []
-    await payment.refresh_from_db()
     assert (payment.status, payment.stripe_payment_intent_id) == ("SUCCEEDED", intent_id)
-    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
-    assert await LedgerTransfer.filter(payment=payment).count() == 1
-
-
-class ListedSessions(StripeGateway):
-    """The local server, plus the Checkout Sessions Stripe would list (it has none)."""
-
-    def __init__(self, api_base: str, sessions: list[CheckoutSnapshot]) -> None:
-        super().__init__(SECRET_KEY, api_base=api_base)
-        self.sessions = sessions
-
-    async def checkout_sessions_since(self, created_from: int) -> list[CheckoutSnapshot]:
-        return self.sessions
-
-
-async def test_completed_checkout_session_whose_events_were_missed_is_applied_once(
-    kassa: Kassa, local_stripe: LocalStripe
-) -> None:
-    # given: a session Stripe lists as complete and paid; kassa heard nothing about it
-    member = await kassa.member()
-    order = await _create(kassa, member, amount="12.00", currency="usd")
-    payment = await _checkout_payment(member, order["order"]["id"])
-    paid = checkout_snapshot(_session(payment, status="complete", payment_status="paid"))
-    still_open = checkout_snapshot(_session(await _checkout_payment(member, order["order"]["id"])))
-    foreign = checkout_snapshot(_session(payment, status="complete") | {"id": "cs_test_other"})
-    gateway = ListedSessions(local_stripe.api_base, [paid, still_open, foreign])
-
-    # when
-    try:
-        first, second = await _reconcile_twice(gateway)
-    finally:
-        await gateway.aclose()
-
-    # then
-    assert _about(first, "checkoutSession", paid.id) == [
-        {
-            "payment": str(payment.id),
-            "checkoutSession": paid.id,
-            "fix": "status brought up to date",
-            "from": "REQUIRES_PAYMENT_METHOD",
-            "to": "SUCCEEDED",
-        }
-    ]
-    assert _about(first, "checkoutSession", still_open.id) == []
-    assert _about(first, "checkoutSession", foreign.id) == []
-    assert _about(second, "checkoutSession", paid.id) == []
-    await payment.refresh_from_db()
-    assert payment.status == "SUCCEEDED"
-    assert payment.stripe_payment_intent_id == paid.payment_intent_id
-    assert (await _order(kassa, member, order["order"]["id"]))["status"] == "PAID"
+    assert (await _order(kassa, member, order_id))["status"] == "PAID"
     assert await LedgerTransfer.filter(payment=payment).count() == 1
 
 
