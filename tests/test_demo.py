@@ -68,6 +68,13 @@ def _wait_for_token(process: subprocess.Popen[str]) -> str:
     raise AssertionError(f"kassa demo printed no token in time:\n{''.join(output)}")
 
 
+def _environ(process: psutil.Process) -> dict[str, str]:
+    try:
+        return process.environ()
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return {}
+
+
 def _postgres_running(data_dir: Path) -> bool:
     for process in psutil.process_iter(attrs=["name", "cmdline"]):
         if process.info["name"] == "postgres" and str(data_dir) in " ".join(
@@ -188,7 +195,10 @@ def test_demo_stops_its_database_on_exit(demo: tuple[str, str, Path]) -> None:
     pid = next(
         p.pid
         for p in psutil.process_iter(attrs=["cmdline"])
-        if "demo" in (p.info["cmdline"] or []) and "kassa.cli" in (p.info["cmdline"] or [])
+        if "demo" in (p.info["cmdline"] or [])
+        and "kassa.cli" in (p.info["cmdline"] or [])
+        # This test's demo: other demos may run on the machine at the same time.
+        and _environ(p).get("KASSA_DATA_DIR") == str(data_dir)
     )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
