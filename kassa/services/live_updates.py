@@ -18,6 +18,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from kassa.db import asyncpg_dsn
 
 PAYMENT_UPDATED = "kassa_payment_updated"
+FIRST_RETRY_SECONDS = 0.5
+LONGEST_RETRY_SECONDS = 5.0
 
 
 async def announce_payment_updated(conn: BaseDBAsyncClient, payment_id: uuid.UUID) -> None:
@@ -32,6 +34,8 @@ class PaymentUpdates:
         self._connection: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._subscribers: dict[str, set[asyncio.Queue[None]]] = defaultdict(set)
+        self._relistening: asyncio.Task[None] | None = None
+        self._closing = False
 
     @asynccontextmanager
     async def changes(self, payment_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[None]]:
@@ -51,6 +55,29 @@ class PaymentUpdates:
             if self._connection is None or self._connection.is_closed():
                 self._connection = await asyncpg.connect(self._dsn)
                 await self._connection.add_listener(PAYMENT_UPDATED, self._notified)
+                self._connection.add_termination_listener(self._lost)
+
+    def _lost(self, connection: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        # PostgreSQL restarted (or the connection broke): open subscriptions would hear of
+        # nothing again. Listen anew in the background, then wake every subscriber to read
+        # its payment once, in case it changed while nobody was listening.
+        if not self._closing and (self._relistening is None or self._relistening.done()):
+            self._relistening = asyncio.get_running_loop().create_task(self._relisten())
+
+    async def _relisten(self) -> None:
+        pause = FIRST_RETRY_SECONDS
+        while self._subscribers:
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_RETRY_SECONDS)
+                continue
+            for queues in list(self._subscribers.values()):
+                for queue in queues:
+                    if queue.empty():
+                        queue.put_nowait(None)
+            return
 
     def _notified(
         self,
@@ -64,5 +91,8 @@ class PaymentUpdates:
                 queue.put_nowait(None)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._relistening is not None:
+            self._relistening.cancel()
         if self._connection is not None:
             await self._connection.close()

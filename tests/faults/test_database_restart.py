@@ -14,6 +14,7 @@ import pytest
 
 from kassa.services.identity import OrgRole, issue_dev_token
 from tests.cluster import JWT_SECRET, Cluster, create_payments, succeeded_events
+from tests.e2e.test_live_updates import _next, _payment, _subscribe, _token
 from tests.faults.postgres import Postgres
 from tests.faults.timing import deliver_until_accepted, post_event, seconds_until_applied
 
@@ -163,3 +164,27 @@ async def _wait_ready(client: httpx.AsyncClient, limit: float) -> None:
 
 def _tail(cluster: Cluster, log_name: str) -> str:
     return (cluster.logs / log_name).read_text(errors="replace")[-3000:]
+
+
+async def test_an_open_subscription_hears_of_changes_after_postgres_restarts(
+    cluster: Cluster, fault_postgres: Postgres
+) -> None:
+    # given: a subscriber to a payment, on `kassa serve`; a worker process applies events
+    payments = await create_payments(cluster.database_url, 1, organizations=1)
+    payment_id, organization = await _payment(cluster.database_url, payments[0][0])
+    await cluster.start(workers=1)
+    socket = await _subscribe(cluster, _token(organization), payment_id)
+    try:
+        await _next(socket)
+
+        # when: PostgreSQL restarts, and then the payment succeeds
+        fault_postgres.restart()
+        await deliver_until_accepted(cluster.base_url, succeeded_events(payments), limit=20)
+
+        # then: the open subscription still hears of it
+        update = await _next(socket)
+        while update["payload"]["data"]["paymentUpdated"]["status"] != "SUCCEEDED":
+            update = await _next(socket)
+    finally:
+        await socket.close()
+    assert update["payload"]["data"]["paymentUpdated"] == {"id": payment_id, "status": "SUCCEEDED"}
