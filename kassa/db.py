@@ -92,6 +92,9 @@ _UNAVAILABLE = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # kassa's own statement_timeout and lock_timeout: overloaded, not wrong; retry later.
+    asyncpg.QueryCanceledError,
+    asyncpg.LockNotAvailableError,
     DBConnectionError,
     # Refused, reset, unreachable, and waiting for a pooled connection past its limit.
     OSError,

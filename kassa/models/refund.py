@@ -41,6 +41,8 @@ class Refund(Model):
     created_by = fields.CharField(max_length=255, null=True)
     # Stripe `created` time of the last refund state applied.
     last_stripe_event_at = fields.DatetimeField(null=True)
+    # A request or worker is sending this refund to Stripe until then (services/stripe_calls).
+    stripe_call_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

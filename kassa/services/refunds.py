@@ -28,7 +28,16 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money, MoneyError
-from kassa.services import clock, credit_lots, ledger, organizations, payments, wallets
+from kassa.services import (
+    clock,
+    credit_lots,
+    deadline,
+    ledger,
+    organizations,
+    payments,
+    stripe_calls,
+    wallets,
+)
 from kassa.services.errors import (
     DomainError,
     ErrorCode,
@@ -43,6 +52,8 @@ from kassa.services.mail import queue_mail
 from kassa.services.stripe_gateway import RefundSnapshot, StripeFailure, StripeGateway
 
 log = logging.getLogger(__name__)
+# Refunds sent again per run: a slow Stripe holds one run up for at most this many calls.
+RESEND_BATCH = 20
 
 STRIPE_STATUS = {
     "pending": RefundStatus.PENDING,
@@ -71,9 +82,16 @@ async def refund_payment(
 ) -> tuple[Refund, Payment]:
     payment = await _refundable(caller, request)
     refund = await _reserve(caller.user_id, payment, request)
+    async with stripe_calls.one_at_a_time(refund.id, Refund):
+        await _send_if_unsent(refund.id, payment, gateway)
+    return await Refund.get(id=refund.id), await Payment.get(id=payment.id)
+
+
+async def _send_if_unsent(refund_id: uuid.UUID, payment: Payment, gateway: StripeGateway) -> None:
+    """Under the refund's Stripe-call claim: whoever held it before may have sent it."""
+    refund = await Refund.get(id=refund_id)
     if refund.stripe_refund_id is None and refund.status is RefundStatus.PENDING:
         await _send_to_stripe(refund, payment, gateway)
-    return await Refund.get(id=refund.id), await Payment.get(id=payment.id)
 
 
 async def refund_duplicate(payment_id: uuid.UUID, gateway: StripeGateway) -> None:
@@ -91,8 +109,8 @@ async def refund_duplicate(payment_id: uuid.UUID, gateway: StripeGateway) -> Non
         if exc.code is ErrorCode.REFUND_EXCEEDS_CAPTURED:
             return  # refunded in full already, by hand or from Stripe's dashboard
         raise
-    if refund.stripe_refund_id is None and refund.status is RefundStatus.PENDING:
-        await _send_to_stripe(refund, payment, gateway)
+    async with stripe_calls.one_at_a_time(refund.id, Refund):
+        await _send_if_unsent(refund.id, payment, gateway)
 
 
 async def _refundable(caller: Caller, request: RefundRequest) -> Payment:
@@ -231,24 +249,33 @@ def _observed_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-async def resend_unsent(gateway: StripeGateway, older_than: timedelta) -> int:
+async def resend_unsent(gateway: StripeGateway, older_than: timedelta, each_seconds: float) -> int:
     """Ask Stripe again, with each refund's own idempotency key, for refunds kassa reserved
     but never heard back about (Stripe timed out or answered 5xx): Stripe makes each at most
     once, so a refund it did make is only read back. Waits `older_than` so the request that
-    reserved it has given up; runs in one worker at a time."""
-    unsent = await Refund.filter(
-        status=RefundStatus.PENDING,
-        stripe_refund_id__isnull=True,
-        created_at__lt=datetime.now(UTC) - older_than,
-    ).limit(100)
+    reserved it has given up; a refund someone is sending right now is left to them; oldest
+    first, a few at a time, each within `each_seconds`."""
+    unsent = (
+        await Refund.filter(
+            status=RefundStatus.PENDING,
+            stripe_refund_id__isnull=True,
+            created_at__lt=datetime.now(UTC) - older_than,
+        )
+        .order_by("created_at")
+        .limit(RESEND_BATCH)
+    )
     settled = 0
     for refund in unsent:
         payment = await Payment.get(id=refund.payment_id)  # type: ignore[attr-defined]
-        try:
-            await _send_to_stripe(refund, payment, gateway)
-            settled += 1
-        except DomainError as exc:
-            log.warning("refund %s still unsettled: %s", refund.id, exc.message)
+        async with stripe_calls.if_free(refund.id, Refund) as mine:
+            if not mine:
+                continue
+            try:
+                with deadline.within(each_seconds):
+                    await _send_if_unsent(refund.id, payment, gateway)
+                settled += 1
+            except DomainError as exc:
+                log.warning("refund %s still unsettled: %s", refund.id, exc.message)
     return settled
 
 

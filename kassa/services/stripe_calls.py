@@ -1,4 +1,4 @@
-"""One Stripe call about a payment at a time, with nothing held while it runs.
+"""One Stripe call about a payment (or a refund) at a time, with nothing held while it runs.
 
 Creating or confirming a PaymentIntent twice must not happen when two requests for the same
 payment arrive together (a double click, a retried request, ten tabs). A lock held across
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
 
-from kassa.models import Payment
+from kassa.models import Payment, Refund
 from kassa.services import deadline
 from kassa.services.errors import DomainError, ErrorCode
 
@@ -33,37 +33,57 @@ FIRST_POLL_SECONDS = 0.02
 LONGEST_POLL_SECONDS = 0.25
 
 
+# What has a `stripe_call_until` column.
+Claimable = type[Payment] | type[Refund]
+
+
 @asynccontextmanager
-async def one_at_a_time(payment_id: uuid.UUID) -> AsyncIterator[None]:
+async def one_at_a_time(object_id: uuid.UUID, model: Claimable = Payment) -> AsyncIterator[None]:
     left = deadline.remaining()
-    stamp = await _claim_when_free(payment_id, LONGEST_WAIT_SECONDS if left is None else left)
+    wait = LONGEST_WAIT_SECONDS if left is None else left
+    stamp = await _claim_when_free(model, object_id, wait)
     try:
         yield
     finally:
-        await Payment.filter(id=payment_id, stripe_call_until=stamp).update(stripe_call_until=None)
+        await _give_back(model, object_id, stamp)
 
 
-async def _claim_when_free(payment_id: uuid.UUID, wait_seconds: float) -> datetime:
+@asynccontextmanager
+async def if_free(object_id: uuid.UUID, model: Claimable) -> AsyncIterator[bool]:
+    """True inside when nobody else is calling Stripe about it (and now nobody will)."""
+    stamp = await _claim(model, object_id)
+    try:
+        yield stamp is not None
+    finally:
+        if stamp is not None:
+            await _give_back(model, object_id, stamp)
+
+
+async def _give_back(model: Claimable, object_id: uuid.UUID, stamp: datetime) -> None:
+    await model.filter(id=object_id, stripe_call_until=stamp).update(stripe_call_until=None)
+
+
+async def _claim_when_free(model: Claimable, object_id: uuid.UUID, wait_seconds: float) -> datetime:
     give_up_at = time.monotonic() + wait_seconds
     pause = FIRST_POLL_SECONDS
     while True:
-        stamp = await _claim(payment_id)
+        stamp = await _claim(model, object_id)
         if stamp is not None:
             return stamp
         if time.monotonic() >= give_up_at:
             raise DomainError(
                 ErrorCode.PAYMENT_OUTCOME_UNKNOWN,
-                "another request for this payment is still waiting for Stripe; read the "
+                "another request about this payment is still waiting for Stripe; read the "
                 "payment or retry shortly",
             )
         await asyncio.sleep(pause)
         pause = min(pause * 2, LONGEST_POLL_SECONDS)
 
 
-async def _claim(payment_id: uuid.UUID) -> datetime | None:
+async def _claim(model: Claimable, object_id: uuid.UUID) -> datetime | None:
     now = datetime.now(UTC)
     stamp = now + CLAIM
-    claimed = await Payment.filter(
-        Q(stripe_call_until__isnull=True) | Q(stripe_call_until__lt=now), id=payment_id
+    claimed = await model.filter(
+        Q(stripe_call_until__isnull=True) | Q(stripe_call_until__lt=now), id=object_id
     ).update(stripe_call_until=stamp)
     return stamp if claimed else None

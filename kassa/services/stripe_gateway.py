@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, TypedDict, Unpack, cast
 
 import stripe
@@ -50,8 +51,10 @@ class StripeFailure(Exception):
 
     @property
     def refused(self) -> bool:
-        """Stripe answered and said no; otherwise the outcome is unknown (timeout, 5xx)."""
-        return self.http_status is not None and 400 <= self.http_status < 500
+        """Stripe answered and said no; otherwise the outcome is unknown (timeout, 5xx, and
+        409: another request with the same idempotency key is still being processed)."""
+        status = self.http_status
+        return status is not None and 400 <= status < 500 and status != HTTPStatus.CONFLICT
 
 
 class InvalidWebhook(Exception):

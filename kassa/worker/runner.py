@@ -178,8 +178,8 @@ class Worker:
         async with self.runtime.jobs.exclusive("kassa:unsent_refunds", LEASE) as mine:
             if mine:
                 # Longer than any request waits: the one that reserved the refund is over.
-                grace = timedelta(seconds=3 * self.runtime.settings.request_deadline_seconds)
-                await refunds.resend_unsent(self.runtime.gateway, grace)
+                each = self.runtime.settings.request_deadline_seconds
+                await refunds.resend_unsent(self.runtime.gateway, timedelta(seconds=3 * each), each)
 
     async def reconcile_if_due(self) -> None:
         """Reconcile with Stripe once per interval, by whichever worker gets there first."""

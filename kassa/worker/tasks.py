@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 
 from kassa.models import StripeEventStatus
-from kassa.services import orders, outbox, payments, refunds, saved_cards, stripe_events
+from kassa.services import deadline, orders, outbox, payments, refunds, saved_cards, stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import StripeFailure
 
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 # An event for an intent kassa does not know is retried this often before kassa asks
 # Stripe about the intent: usually the webhook merely overtook kassa's own write.
 ASK_STRIPE_AFTER_ATTEMPTS = 3
+ADOPTION_READ_SECONDS = 5.0
 
 
 async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStatus:
@@ -62,7 +63,10 @@ async def _resolve_with_stripe(
     runtime: Runtime, event_id: str, intent_id: str
 ) -> stripe_events.Processed:
     try:
-        adoption = await payments.adopt_payment_intent(intent_id, runtime.gateway)
+        # In the event lane: a slow Stripe must not hold an event slot for long; the event
+        # stays FAILED and is retried.
+        with deadline.within(ADOPTION_READ_SECONDS):
+            adoption = await payments.adopt_payment_intent(intent_id, runtime.gateway)
     except StripeFailure as exc:
         log.warning("could not read PaymentIntent %s from Stripe: %s", intent_id, exc)
         return stripe_events.Processed(StripeEventStatus.FAILED)
