@@ -23,6 +23,7 @@ from kassa.db import pool_limits, schema_is_current, tortoise_config
 from kassa.http_security import SecurityHeaders
 from kassa.metrics import metrics, timed_webhook
 from kassa.outage import RETRY_AFTER_SECONDS, DatabaseOutage
+from kassa.pages import routes as page_routes
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.schema.guards import Limits, load_persisted_queries
@@ -167,6 +168,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticAssets(), name="static"),
+            *page_routes(settings),
         ],
         lifespan=lifespan,
         middleware=[

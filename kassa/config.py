@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("kassa", alias="KASSA_JWT_ISSUER")
     jwt_audience: str = Field("kassa", alias="KASSA_JWT_AUDIENCE")
 
+    # Signs the links to kassa's payment page (`/pay/…`); derived from KASSA_JWT_SECRET
+    # when unset. Changing it makes every link sent so far invalid.
+    link_secret: str | None = Field(None, alias="KASSA_LINK_SECRET")
+    pay_link_days: int = Field(7, alias="KASSA_PAY_LINK_DAYS", gt=0)
+
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")
     graphql_max_body_bytes: int = Field(64 * 1024, alias="KASSA_GRAPHQL_MAX_BODY_BYTES")
@@ -122,6 +127,11 @@ class Settings(BaseSettings):
         if self.graphiql is not None:
             return self.graphiql
         return self.environment is not Environment.PRODUCTION
+
+    @property
+    def storefront_enabled(self) -> bool:
+        """The demo storefront at `/` signs its visitors in: never in production."""
+        return self.environment is not Environment.PRODUCTION and bool(self.jwt_secret)
 
     @property
     def admin_emails(self) -> list[str]:

@@ -13,8 +13,8 @@ from kassa.db import apply_migrations, asyncpg_dsn, database_url, ensure_databas
 from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 from kassa.secrets import with_demo_webhook_secret
 from kassa.services.identity import OrgRole
+from kassa.services.storefront import DEMO_ORGANIZATION
 
-DEMO_ORGANIZATION = "demo"
 ServerRunner = Callable[[Settings, str, Callable[[], None] | None], Coroutine[Any, Any, None]]
 
 
@@ -85,6 +85,7 @@ def _print_banner(settings: Settings, local_stripe: LocalStripe | None) -> None:
     print(
         f"""
 kassa demo is ready.
+  Storefront: {_base_url(settings)}/   (top up, buy credits, pay an order in a browser)
   GraphiQL:  {_base_url(settings)}/graphql
   {stripe_line}
   Token (organization "{DEMO_ORGANIZATION}", owner), for the GraphiQL headers tab:

@@ -31,6 +31,9 @@ def main() -> None:
     # In memory only: no state file shared between runs or users.
     localstripe.resources.Store.dump_to_disk = lambda self: None
     localstripe.resources.Store.try_load_from_disk = lambda self: None
+    from kassa.demo import intents
+
+    intents.install()
     import localstripe.server
     from aiohttp import web
 

@@ -23,12 +23,15 @@ async def payment_method(info: gql.Info, id: str) -> gql.PaymentMethod | None:
 
 
 async def create_setup_intent(
-    info: gql.Info, organization_id: str
+    info: gql.Info, organization_id: str, keep_card: bool
 ) -> gql.SetupIntentCreated | UserError:
     caller = info.context.require_caller()
     try:
         intent_id, secret = await saved_cards.create_setup_intent(
-            caller, info.context.runtime.gateway, decode(IdKind.ORGANIZATION, organization_id)
+            caller,
+            info.context.runtime.gateway,
+            decode(IdKind.ORGANIZATION, organization_id),
+            keep_card=keep_card,
         )
     except DomainError as exc:
         return UserError.of(exc)

@@ -224,6 +224,11 @@ PaymentMethodResult = Annotated[
 @strawberry.input(description="The organization that saves a card")
 class CreateSetupIntentInput:
     organization_id: strawberry.ID = strawberry.field(description="The organization (org_…)")
+    keep_card: bool = strawberry.field(
+        default=True,
+        description="Save the card for the organization (its Stripe customer's); false only "
+        "collects it for one payment named next by paymentMethodId",
+    )
 
 
 @strawberry.input(description="A saved card")
@@ -283,6 +288,11 @@ class BuyCreditsInput:
     )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY)
     receipt_email: str | None = strawberry.field(default=None, description=RECEIPT_EMAIL)
+    payment_method_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A card to charge on the server (pm_… from Stripe.js, or a saved card_…); "
+        "when omitted the default saved card, else the answer's clientSecret is for the browser",
+    )
 
     def to_request(self) -> BuyCredits:
         return BuyCredits(
@@ -290,6 +300,7 @@ class BuyCreditsInput:
             package_code=self.package_code,
             idempotency_key=self.idempotency_key,
             receipt_email=self.receipt_email,
+            payment_method_id=self.payment_method_id,
         )
 
 
@@ -583,7 +594,9 @@ class Mutation:
             CreateSetupIntentInput, strawberry.argument(description="The organization")
         ],
     ) -> SetupIntentResult:
-        return await card_resolvers.create_setup_intent(info, input.organization_id)
+        return await card_resolvers.create_setup_intent(
+            info, input.organization_id, input.keep_card
+        )
 
     @strawberry.mutation(
         description="Make a saved card the one that pays when none is named. Errors: NOT_FOUND"

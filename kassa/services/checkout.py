@@ -16,13 +16,17 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from kassa.models import Organization, Payment, PaymentStatus
-from kassa.services import credits, orders, organizations, payments, stripe_calls
+from kassa.services import credits, orders, organizations, payments, receipts, stripe_calls
 from kassa.services.addresses import is_usable_url
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller
+from kassa.services.receipts import Receipt
 from kassa.services.stripe_gateway import CheckoutSnapshot, StripeFailure, StripeGateway
 
 log = logging.getLogger(__name__)
+
+# Stripe's ids are far shorter; the column holds 255.
+MAX_SESSION_ID_LENGTH = 255
 
 
 class UnknownCheckoutSession(Exception):
@@ -173,15 +177,39 @@ async def checkout_status(
     caller: Caller, gateway: StripeGateway, session_id: str
 ) -> tuple[Payment, CheckoutSnapshot | None] | None:
     """The success page's check: if the webhook is late, ask Stripe and apply its answer."""
-    if "\x00" in session_id:
-        return None  # no session's id holds one (and PostgreSQL text cannot)
-    payment = await Payment.get_or_none(stripe_checkout_session_id=session_id).prefetch_related(
-        "organization"
-    )
+    payment = await _session_payment(session_id)
     if payment is None or not organizations.can_view(caller, payment.organization):
         return None
     if payment.status.is_final:
         return payment, None
+    return await _asked_stripe(gateway, payment, session_id)
+
+
+async def session_receipt(
+    gateway: StripeGateway, session_id: str, *, ask_stripe: bool
+) -> Receipt | None:
+    """`checkout_status` for anyone holding the session id (Stripe hands it to the success
+    page): kassa's record, brought up to date from Stripe when `ask_stripe` and the webhook
+    is late, told only as Stripe's receipt tells it. None for a session kassa did not make."""
+    payment = await _session_payment(session_id)
+    if payment is None:
+        return None
+    if ask_stripe and not payment.status.is_final:
+        payment, _ = await _asked_stripe(gateway, payment, session_id)
+    return await receipts.receipt_of(payment)
+
+
+async def _session_payment(session_id: str) -> Payment | None:
+    if "\x00" in session_id or len(session_id) > MAX_SESSION_ID_LENGTH:
+        return None  # no session's id holds one (and PostgreSQL text cannot)
+    return await Payment.get_or_none(stripe_checkout_session_id=session_id).prefetch_related(
+        "organization"
+    )
+
+
+async def _asked_stripe(
+    gateway: StripeGateway, payment: Payment, session_id: str
+) -> tuple[Payment, CheckoutSnapshot | None]:
     try:
         session = await gateway.retrieve_checkout_session(session_id)
     except StripeFailure:

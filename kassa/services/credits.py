@@ -25,7 +25,7 @@ from kassa.models import (
     TransferKind,
 )
 from kassa.money import Money
-from kassa.services import clock, credit_lots, ledger, organizations, payments
+from kassa.services import clock, credit_lots, ledger, organizations, payments, saved_cards
 from kassa.services.addresses import check_email
 from kassa.services.errors import DomainError, ErrorCode, check_reason, check_storable
 from kassa.services.identity import Caller
@@ -127,6 +127,7 @@ class BuyCredits:
     package_code: str
     idempotency_key: str | None = None
     receipt_email: str | None = None
+    payment_method_id: str | None = None
 
 
 async def buy_credits(
@@ -136,10 +137,17 @@ async def buy_credits(
     package = await package_on_sale(request.package_code, "packageCode")
     payments.check_idempotency_key(request.idempotency_key)
     check_email(request.receipt_email, "receiptEmail")
+    named = await saved_cards.stripe_payment_method(organization, request.payment_method_id)
     payment = await payments.new_credit_payment(
-        caller, organization, package, expiry_days, request.idempotency_key, request.receipt_email
+        caller,
+        organization,
+        package,
+        expiry_days,
+        request.idempotency_key,
+        request.receipt_email,
+        payment_method_id=named,
     )
-    card = await payments.default_card_id(organization)
+    card = named or await payments.default_card_id(organization)
     return await payments.attach_payment_intent(payment, organization, gateway, card)
 
 

@@ -42,6 +42,7 @@ from kassa.services import (
     ledger,
     organizations,
     outbox,
+    receipts,
     saved_cards,
     stripe_calls,
 )
@@ -157,9 +158,10 @@ async def new_credit_payment(
     receipt_email: str | None = None,
     *,
     via_checkout: bool = False,
+    payment_method_id: str | None = None,
 ) -> Payment:
     request = TopUpRequest(
-        organization.id, "", package.currency, None, idempotency_key, receipt_email
+        organization.id, "", package.currency, payment_method_id, idempotency_key, receipt_email
     )
     money = Money.of_minor(package.price, package.currency)
     return await _new_payment(
@@ -667,27 +669,12 @@ async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment) -> None:
         context={
             "amount": money.format(),
             "currency": money.currency.upper(),
-            "description": await _receipt_description(conn, payment, order),
+            "description": await receipts.describe(payment, order, conn),
             "paid_at": (payment.paid_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
             "card": card,
             "payment_id": str(payment.id),
         },
     )
-
-
-async def _receipt_description(
-    conn: BaseDBAsyncClient, payment: Payment, order: Order | None
-) -> str:
-    if order is not None:
-        return order.description or order.reference or "Order"
-    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
-        # The package as bought, even if the catalog has changed or dropped it since.
-        package = (
-            await CreditPackage.filter(code=payment.credit_package_code).using_db(conn).first()
-        )
-        name = package.name if package else payment.credit_package_code
-        return f"{name}: {payment.credits:,} credits"
-    return "Wallet top-up"
 
 
 async def _order_of(conn: BaseDBAsyncClient, payment: Payment) -> Order | None:

@@ -24,11 +24,19 @@ class UnknownCustomer(Exception):
 
 
 async def create_setup_intent(
-    caller: Caller, gateway: StripeGateway, organization_id: uuid.UUID | None
+    caller: Caller,
+    gateway: StripeGateway,
+    organization_id: uuid.UUID | None,
+    *,
+    keep_card: bool = True,
 ) -> tuple[str, str]:
-    """A SetupIntent for the browser to save a card with; (its id, its client secret)."""
+    """A SetupIntent for the browser to collect a card with; (its id, its client secret).
+
+    A kept card is set up for the organization's Stripe customer, which saves it. One that
+    is not kept is set up for no customer: it pays the one payment it is named for (the
+    path the local Stripe.js needs, which cannot create a bare PaymentMethod)."""
     organization = await organizations.require_visible(caller, organization_id)
-    customer_id = await organizations.stripe_customer(organization, gateway)
+    customer_id = await organizations.stripe_customer(organization, gateway) if keep_card else None
     return await gateway.create_setup_intent(
         setup_key=str(uuid.uuid4()),
         customer_id=customer_id,

@@ -316,13 +316,14 @@ async def _setup_intent_succeeded(
     method = data_object.get("payment_method")
     method_id = method.get("id") if isinstance(method, Mapping) else method
     customer = data_object.get("customer")
-    if not isinstance(method_id, str):
+    if not isinstance(method_id, str) or not isinstance(customer, str):
+        # A card set up for no customer pays one payment and is nobody's saved card.
         return Outcome()
     await outbox.add(
         conn,
         READ_SAVED_CARD,
         f"{READ_SAVED_CARD}:{method_id}",
-        {"payment_method": method_id, "customer": customer if isinstance(customer, str) else None},
+        {"payment_method": method_id, "customer": customer},
     )
     return Outcome()
 

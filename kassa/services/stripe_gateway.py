@@ -579,15 +579,17 @@ class StripeGateway:
         return [refund_snapshot(item.to_dict()) for item in page.data]
 
     async def create_setup_intent(
-        self, *, setup_key: str, customer_id: str, metadata: dict[str, str]
+        self, *, setup_key: str, customer_id: str | None, metadata: dict[str, str]
     ) -> tuple[str, str]:
-        """A SetupIntent for saving a card; its id and client secret."""
-        params = {
-            "customer": customer_id,
-            "usage": "off_session",
+        """A SetupIntent for saving a card for `customer_id` (for one payment without one);
+        its id and client secret."""
+        params: dict[str, Any] = {
+            "usage": "off_session" if customer_id else "on_session",
             "payment_method_types": ["card"],
             "metadata": metadata,
         }
+        if customer_id:
+            params["customer"] = customer_id
         intent = await self._call(
             self._client.v1.setup_intents.create_async(
                 cast(Any, params), options={"idempotency_key": f"kassa:setup:{setup_key}"}

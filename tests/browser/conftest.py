@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, Playwright, async_playwright
 
+from kassa.demo.local_stripe import LocalStripe
 from tests.browser.support import WIDE, Traffic
 from tests.support import Kassa
 
@@ -84,6 +85,12 @@ async def browser(playwright: Playwright, chromium: Path) -> AsyncIterator[Brows
 def kassa_url(kassa: Kassa) -> str:
     """kassa's origin, e.g. http://127.0.0.1:41234 (no trailing slash)."""
     return str(kassa.http.base_url).rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def stripe_origin(local_stripe: LocalStripe) -> str:
+    """The local Stripe-compatible server's origin: its Stripe.js and the API it calls."""
+    return local_stripe.api_base
 
 
 @pytest.fixture
