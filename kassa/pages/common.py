@@ -19,11 +19,18 @@ def runtime(request: Request) -> Runtime:
     return found
 
 
-def stripe_origins(request: Request) -> tuple[str]:
-    """The one outside origin a card page may load from: Stripe.js's, as /client-config
-    names it."""
+# Stripe.js from Stripe itself calls its API and opens 3-D Secure frames on these (Stripe's
+# documented policy); the local Stripe-compatible server serves all three from one origin.
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+STRIPE_JS_NEEDS = ("https://api.stripe.com", "https://hooks.stripe.com")
+
+
+def stripe_origins(request: Request) -> tuple[str, ...]:
+    """The outside origins a card page may use: Stripe.js's, as /client-config names it
+    (with what Stripe's own Stripe.js needs besides)."""
     parts = urlsplit(runtime(request).settings.stripe_js_url)
-    return (f"{parts.scheme}://{parts.netloc}",)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return (origin, *STRIPE_JS_NEEDS) if origin == STRIPE_JS_ORIGIN else (origin,)
 
 
 def status_text(receipt: Receipt) -> str:

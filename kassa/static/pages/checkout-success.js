@@ -21,7 +21,6 @@ function show(shown) {
   receipt.querySelector(".seal").className = `seal seal-${shown.status}`;
   field("headline").textContent = HEADLINES[shown.status] || shown.status;
   document.title = `${field("headline").textContent} · kassa`;
-  if (field("card")) field("card").textContent = shown.card || "—";
   if (field("note")) field("note").textContent = NOTES[shown.status] || "";
   if (field("credits-note")) {
     field("credits-note").textContent = shown.status === "paid" ? "added" : "to be added once paid";

@@ -85,9 +85,9 @@ function showPackages(packages) {
           "div",
           { class: "actions" },
           element("button", { type: "button", class: "button small", "data-testid": "buy-checkout",
-            onclick: (event) => buyOnCheckout(pack, event.currentTarget) }, "Checkout"),
+            onclick: (event) => buyOnCheckout(pack, event.currentTarget) }, "Buy on Checkout"),
           element("button", { type: "button", class: "button small", "data-testid": "buy-card",
-            onclick: (event) => buyWithCard(pack, event.currentTarget) }, "Card"),
+            onclick: (event) => buyWithCard(pack, event.currentTarget) }, "Buy with the card"),
         ),
       ),
     ),
@@ -104,9 +104,10 @@ function showCards(cards) {
         "li",
         { "data-testid": "saved-card" },
         element("span", { class: "label" }, `${capitalized(card.brand || "card")} •••• ${card.last4 || "????"}${expiry}`),
-        saved.isDefault ? element("span", { class: "default" }, "default") : "",
-        element("button", { type: "button", class: "button small", "data-testid": "set-default",
-          onclick: () => act(DEFAULT_CARD, { paymentMethodId: saved.id }) }, "Make default"),
+        saved.isDefault
+          ? element("span", { class: "default" }, "default")
+          : element("button", { type: "button", class: "button small", "data-testid": "set-default",
+              onclick: () => act(DEFAULT_CARD, { paymentMethodId: saved.id }) }, "Make default"),
         element("button", { type: "button", class: "button small", "data-testid": "detach",
           onclick: () => act(DETACH, { paymentMethodId: saved.id }) }, "Remove"),
       );
