@@ -268,8 +268,9 @@ async function buyOnCheckout(pack, button) {
   }
 }
 
-document.getElementById("topup-form").addEventListener("submit", (event) => {
+document.getElementById("topup-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  await ready;
   const amount = $("topup-amount").value.trim();
   payByCard($("topup-submit"), TOP_UP, { organizationId: organization.id, amount, currency: "usd" });
 });
@@ -281,6 +282,7 @@ document.getElementById("order-form").addEventListener("submit", async (event) =
   button.disabled = true;
   error.textContent = "";
   try {
+    await ready;
     const email = $("order-email").value.trim();
     const data = await ask(ORDER, { input: {
       organizationId: organization.id,
@@ -298,4 +300,5 @@ document.getElementById("order-form").addEventListener("submit", async (event) =
   }
 });
 
-refresh();
+// Forms submitted before the first answer wait for it (they need the organization's id).
+const ready = refresh();
