@@ -75,7 +75,7 @@ async def test_a_declined_card_shows_why_and_leaves_the_balance(page: Page, tmp_
 
 
 async def test_a_3d_secure_card_completes_the_challenge_and_is_saved(
-    page: Page, tmp_path: Path
+    page: Page, traffic: Traffic, kassa_url: str, tmp_path: Path
 ) -> None:
     # given
     await open_storefront(page)
@@ -97,6 +97,8 @@ async def test_a_3d_secure_card_completes_the_challenge_and_is_saved(
     await expect(page.get_by_test_id("wallet-balance")).to_have_text(f"{before + 40:.2f} USD")
     await expect(page.get_by_test_id("saved-card")).to_have_count(cards_before + 1)
     await expect(page.get_by_test_id("saved-card").last).to_contain_text("3155")
+    # The payment's own change reached the page over the paymentUpdated subscription.
+    assert kassa_url.replace("http", "ws", 1) + "/graphql" in traffic.urls
     await look(page, tmp_path, "storefront-3ds")
 
 
