@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
         "--role", default="member", type=str.lower, choices=[r.value for r in API_KEY_ROLES]
     )
     apikey.add_argument("--id", dest="key_id", help="the key to revoke")
+    stripe = _add(commands, "stripe", _stripe, "create kassa's webhook endpoint at Stripe")
+    stripe.add_argument("action", choices=["setup"])
+    stripe.add_argument("--url", required=True, help="https://…/webhooks/stripe of your kassa")
     token = _add(commands, "token", _token, "print a development bearer token")
     token.add_argument("--org", default=None, help="the organization: its org_… id or its name")
     token.add_argument(
@@ -230,6 +233,37 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     _require_database(settings)
     with database_url(settings.database_url, settings.data_dir) as url:
         return asyncio.run(reconcile_once(settings, url, args.since))
+
+
+def _stripe(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.services.stripe_events import HANDLERS
+    from kassa.services.stripe_gateway import API_VERSION, StripeFailure, StripeGateway
+
+    if not settings.stripe_secret_key:
+        raise ConfigurationError("STRIPE_SECRET_KEY is not set: the endpoint is made with it")
+    if not args.url.startswith(("https://", "http://")):
+        raise ConfigurationError("--url is the address of kassa's /webhooks/stripe")
+    events = sorted(HANDLERS)
+
+    async def create() -> tuple[str, str]:
+        gateway = StripeGateway(settings.stripe_secret_key or "", api_base=settings.stripe_api_base)
+        try:
+            return await gateway.create_webhook_endpoint(url=args.url, events=events)
+        finally:
+            await gateway.aclose()
+
+    try:
+        endpoint_id, secret = asyncio.run(create())
+    except StripeFailure as exc:
+        raise ConfigurationError(f"Stripe refused the endpoint: {exc}") from exc
+    print(f"webhook endpoint {endpoint_id}: {args.url}", file=sys.stderr)
+    print(f"  API version {API_VERSION}; events: {', '.join(events)}", file=sys.stderr)
+    print(
+        "  its signing secret (set STRIPE_WEBHOOK_SECRET to it; Stripe shows it once):",
+        file=sys.stderr,
+    )
+    print(secret)
+    return 0
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:
