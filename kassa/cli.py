@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigurationError as exc:
         print(f"kassa: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl+C: everything it started has stopped; no traceback to read
     except asyncpg.InvalidCatalogNameError as exc:
         print(f"kassa: {exc}: run `kassa migrate` (or `kassa demo`) first", file=sys.stderr)
         sys.exit(2)

@@ -23,6 +23,7 @@ from localstripe.errors import UserError
 from localstripe.resources import (
     Charge,
     Event,
+    PaymentIntent,
     PaymentMethod,
     Refund,
     SetupIntent,
@@ -133,6 +134,35 @@ class _Exported:
         return self._exported
 
 
+# Stripe's test cards that decline a charge, with the reason Stripe gives (decline_code);
+# localstripe declines only 0341, and with no reason.
+DECLINING_CARDS = {
+    "4000000000000002": "generic_decline",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000341": "generic_decline",
+}
+
+
+def _decline_like_stripe() -> None:
+    charging_is_declined = PaymentMethod._charging_is_declined
+
+    def declined(method: Any) -> bool:
+        number = getattr(method, "_card_number", None)
+        return bool(charging_is_declined(method)) or number in DECLINING_CARDS
+
+    PaymentMethod._charging_is_declined = declined
+    last_payment_error = PaymentIntent.last_payment_error.fget
+
+    def with_decline_code(intent: Any) -> Any:
+        error = last_payment_error(intent)
+        if error and error.get("code") == "card_declined" and intent.payment_method:
+            method = PaymentMethod._api_retrieve(intent.payment_method)
+            error["decline_code"] = DECLINING_CARDS.get(getattr(method, "_card_number", ""))
+        return error
+
+    PaymentIntent.last_payment_error = property(with_decline_code)
+
+
 class WebhookEndpoint(StripeObject):  # type: ignore[misc]
     """Stripe's webhook endpoint: where events go, which ones, signed with its secret."""
 
@@ -204,6 +234,7 @@ def install() -> None:
         (method, url, wrapped.get(func, func)) for method, url, func in resources.extra_apis
     ]
     Refund._api_create = _create_refund(Refund._api_create)
+    _decline_like_stripe()
 
 
 def add_routes(app: Any) -> None:
