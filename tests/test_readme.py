@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -288,13 +289,16 @@ class Demo:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    running = Demo(tmp_path / ".kassa", _free_port(), time.monotonic() + WALK_SECONDS)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+def demo() -> Iterator[Demo]:
+    # Not under pytest's own temporary root: another pytest starting meanwhile makes that
+    # private to root again, and the embedded PostgreSQL runs as a user of its own.
+    with tempfile.TemporaryDirectory(prefix="kassa-walk-") as directory:
+        running = Demo(Path(directory) / ".kassa", _free_port(), time.monotonic() + WALK_SECONDS)
+        try:
+            running.start()
+            yield running
+        finally:
+            running.stop()
 
 
 def _refusals(answer: Any) -> list[Any]:

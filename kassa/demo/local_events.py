@@ -135,11 +135,10 @@ class _Exported:
 
 
 # Stripe's test cards that decline a charge, with the reason Stripe gives (decline_code);
-# localstripe declines only 0341, and with no reason.
+# localstripe declines only 0341 (attached fine, declined when charged), with no reason.
 DECLINING_CARDS = {
     "4000000000000002": "generic_decline",
     "4000000000009995": "insufficient_funds",
-    "4000000000000341": "generic_decline",
 }
 
 
@@ -157,7 +156,9 @@ def _decline_like_stripe() -> None:
         error = last_payment_error(intent)
         if error and error.get("code") == "card_declined" and intent.payment_method:
             method = PaymentMethod._api_retrieve(intent.payment_method)
-            error["decline_code"] = DECLINING_CARDS.get(getattr(method, "_card_number", ""))
+            reason = DECLINING_CARDS.get(getattr(method, "_card_number", ""))
+            if reason is not None:
+                error["decline_code"] = reason
         return error
 
     PaymentIntent.last_payment_error = property(with_decline_code)
