@@ -12,10 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+import asyncpg
 import uvicorn
 
 from kassa.config import ConfigurationError, Environment, Settings
 from kassa.db import apply_migrations, database_url, ensure_database, pending_migrations
+from kassa.demo.state import beside_demo
+from kassa.ids import IdKind, kind_of
 from kassa.models.stripe_event import StripeEventStatus
 from kassa.secrets import with_dev_jwt_secret
 from kassa.services.api_keys import ROLES as API_KEY_ROLES
@@ -34,10 +37,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("kassa").setLevel(logging.INFO)
     parser = _parser()
     args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command is not _demo:
+        # Beside a demo (same directory or KASSA_DATA_DIR), use what it uses.
+        settings = beside_demo(settings)
     try:
-        sys.exit(args.command(args, Settings()))
+        sys.exit(args.command(args, settings))
     except ConfigurationError as exc:
         print(f"kassa: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl+C: everything it started has stopped; no traceback to read
+    except asyncpg.InvalidCatalogNameError as exc:
+        print(f"kassa: {exc}: run `kassa migrate` (or `kassa demo`) first", file=sys.stderr)
         sys.exit(2)
 
 
@@ -59,20 +71,30 @@ def _parser() -> argparse.ArgumentParser:
     _add(commands, "schema", _schema, "print the GraphQL SDL")
     events = _add(commands, "events", _events, "list or replay stored Stripe events")
     events.add_argument("action", choices=["list", "replay"])
-    events.add_argument("--status", choices=[status.value.lower() for status in StripeEventStatus])
+    events.add_argument(
+        "--status", type=str.lower, choices=[status.value.lower() for status in StripeEventStatus]
+    )
     events.add_argument("--id", dest="event_id", help="one event (replay)")
     events.add_argument("--dead", action="store_true", help="every dead event (replay)")
     events.add_argument("--since", type=_duration, help="received within, e.g. 24h, 30m, 7d")
     apikey = _add(commands, "apikey", _apikey, "create, list or revoke organization API keys")
     apikey.add_argument("action", choices=["create", "list", "revoke"])
-    apikey.add_argument("--org", help="organization id (the org_id its tokens carry)")
+    apikey.add_argument("--org", help="the organization: its org_… id or its name")
     apikey.add_argument("--name", help="what the key is for (create)")
-    apikey.add_argument("--role", default="member", choices=[r.value for r in API_KEY_ROLES])
+    apikey.add_argument(
+        "--role", default="member", type=str.lower, choices=[r.value for r in API_KEY_ROLES]
+    )
     apikey.add_argument("--id", dest="key_id", help="the key to revoke")
+    stripe = _add(commands, "stripe", _stripe, "create kassa's webhook endpoint at Stripe")
+    stripe.add_argument("action", choices=["setup"])
+    stripe.add_argument("--url", required=True, help="https://…/webhooks/stripe of your kassa")
     token = _add(commands, "token", _token, "print a development bearer token")
-    token.add_argument("--org", default=None, help="organization id (org_id claim)")
-    token.add_argument("--role", default="owner", choices=[role.value for role in OrgRole])
+    token.add_argument("--org", default=None, help="the organization: its org_… id or its name")
+    token.add_argument(
+        "--role", default="owner", type=str.lower, choices=[role.value for role in OrgRole]
+    )
     token.add_argument("--sub", default="dev-user", help="user id (sub claim)")
+    token.add_argument("--email", default=None, help="the user's email (receipts go there)")
     token.add_argument("--platform-admin", action="store_true")
     return parser
 
@@ -88,11 +110,16 @@ def _add(
     return parser
 
 
-def dev_token(settings: Settings, org: str | None, role: OrgRole, sub: str, admin: bool) -> str:
-    if not settings.jwt_secret:
-        raise ConfigurationError(
-            "KASSA_JWT_SECRET is not set: in production tokens come from your identity provider"
-        )
+def dev_token(
+    settings: Settings,
+    org: str | None,
+    role: OrgRole,
+    sub: str,
+    admin: bool,
+    email: str | None = None,
+) -> str:
+    _require_jwt_secret(settings)
+    assert settings.jwt_secret is not None
     return issue_dev_token(
         secret=settings.jwt_secret,
         issuer=settings.jwt_issuer,
@@ -101,14 +128,59 @@ def dev_token(settings: Settings, org: str | None, role: OrgRole, sub: str, admi
         role=role,
         subject=sub,
         platform_admin=admin,
+        email=email,
         now=int(time.time()),
     )
 
 
+def _require_jwt_secret(settings: Settings) -> None:
+    if not settings.jwt_secret:
+        raise ConfigurationError(
+            f"KASSA_JWT_SECRET is not set and no demo ran in {settings.data_dir}: run this "
+            "beside `kassa demo` (same directory or KASSA_DATA_DIR), or set KASSA_JWT_SECRET "
+            "(in production tokens come from your identity provider)"
+        )
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_dev_jwt_secret(settings, read_kept=True)
-    print(dev_token(settings, args.org, OrgRole(args.role), args.sub, args.platform_admin))
+    _require_jwt_secret(settings)
+    org = _token_organization(settings, args.org)
+    role = OrgRole(args.role)
+    print(dev_token(settings, org, role, args.sub, args.platform_admin, args.email))
     return 0
+
+
+def _token_organization(settings: Settings, reference: str | None) -> str | None:
+    """The name the token carries; looked up (and created) in kassa's database when there
+    is one, so an `org_…` id works and the answer says which organization it is."""
+    from kassa.worker.process import organization_named
+
+    if reference is None:
+        return None
+    if _has_database(settings):
+        with database_url(settings.database_url, settings.data_dir) as url:
+            return asyncio.run(organization_named(url, reference))
+    if kind_of(reference) is IdKind.ORGANIZATION:
+        raise ConfigurationError(
+            f"{reference} is an id in kassa's database, and there is none here: run this "
+            "beside `kassa demo` (same directory or KASSA_DATA_DIR), set DATABASE_URL, or "
+            "give the organization's name"
+        )
+    print(f'organization "{reference}": created on the token\'s first use', file=sys.stderr)
+    return reference
+
+
+def _has_database(settings: Settings) -> bool:
+    return bool(settings.database_url) or (settings.data_dir / "pg" / "PG_VERSION").exists()
+
+
+def _require_database(settings: Settings) -> None:
+    if not _has_database(settings):
+        raise ConfigurationError(
+            f"no kassa database: no demo ran in {settings.data_dir} and DATABASE_URL is not "
+            "set (run this beside `kassa demo`: same directory or KASSA_DATA_DIR)"
+        )
 
 
 def _duration(text: str) -> timedelta:
@@ -130,12 +202,14 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 def _events(args: argparse.Namespace, settings: Settings) -> int:
     from kassa.worker.process import list_events, replay_events
 
+    _require_database(settings)
     with database_url(settings.database_url, settings.data_dir) as url:
         if args.action == "list":
             status = StripeEventStatus(args.status.upper()) if args.status else None
             return asyncio.run(list_events(url, status, args.since))
         if not (args.event_id or args.dead or args.since):
             raise ConfigurationError("replay needs --id EVENT, --dead or --since DURATION")
+        settings = with_dev_jwt_secret(settings)
         return asyncio.run(replay_events(settings, url, args.event_id, args.dead, args.since))
 
 
@@ -148,6 +222,7 @@ def _apikey(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError("apikey create needs --name NAME")
     if args.action == "revoke" and not args.key_id:
         raise ConfigurationError("apikey revoke needs --id KEY")
+    _require_database(settings)
     with database_url(settings.database_url, settings.data_dir) as url:
         return asyncio.run(manage_api_keys(url, args))
 
@@ -157,8 +232,40 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = with_dev_jwt_secret(settings)
     Runtime.check(settings)
+    _require_database(settings)
     with database_url(settings.database_url, settings.data_dir) as url:
         return asyncio.run(reconcile_once(settings, url, args.since))
+
+
+def _stripe(args: argparse.Namespace, settings: Settings) -> int:
+    from kassa.services.stripe_events import HANDLERS
+    from kassa.services.stripe_gateway import API_VERSION, StripeFailure, StripeGateway
+
+    if not settings.stripe_secret_key:
+        raise ConfigurationError("STRIPE_SECRET_KEY is not set: the endpoint is made with it")
+    if not args.url.startswith(("https://", "http://")):
+        raise ConfigurationError("--url is the address of kassa's /webhooks/stripe")
+    events = sorted(HANDLERS)
+
+    async def create() -> tuple[str, str]:
+        gateway = StripeGateway(settings.stripe_secret_key or "", api_base=settings.stripe_api_base)
+        try:
+            return await gateway.create_webhook_endpoint(url=args.url, events=events)
+        finally:
+            await gateway.aclose()
+
+    try:
+        endpoint_id, secret = asyncio.run(create())
+    except StripeFailure as exc:
+        raise ConfigurationError(f"Stripe refused the endpoint: {exc}") from exc
+    print(f"webhook endpoint {endpoint_id}: {args.url}", file=sys.stderr)
+    print(f"  API version {API_VERSION}; events: {', '.join(events)}", file=sys.stderr)
+    print(
+        "  its signing secret (set STRIPE_WEBHOOK_SECRET to it; Stripe shows it once):",
+        file=sys.stderr,
+    )
+    print(secret)
+    return 0
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:

@@ -79,7 +79,14 @@ def _inbox_families(stats: stripe_events.InboxStats) -> list[GaugeMetricFamily]:
     )
     for event_type, count in stats.refused_by_type:
         refused.add_metric([event_type], count)
-    return [events, retried, lag, refused]
+    other_version = GaugeMetricFamily(
+        "kassa_stripe_events_other_api_version",
+        "Events written for another Stripe API version than kassa pins: stored, not applied",
+        labels=["api_version"],
+    )
+    for api_version, count in stats.other_api_version:
+        other_version.add_metric([api_version], count)
+    return [events, retried, lag, refused, other_version]
 
 
 def _exposition(families: list[GaugeMetricFamily]) -> bytes:

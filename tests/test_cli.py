@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import graphql
 import jwt
@@ -150,3 +151,88 @@ async def test_api_keys_from_the_command_line(kassa: Kassa, database_url: str) -
     assert key not in listed
     assert f"revoked {key_id}" in revoked
     assert after.status_code == 401
+
+
+async def _run_both(env: dict[str, str], *args: str) -> tuple[str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kassa.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode(), stderr.decode()
+
+
+async def test_token_takes_the_organizations_id_or_name_and_says_which(
+    kassa: Kassa, database_url: str
+) -> None:
+    # given: an organization kassa knows, and one it does not
+    member = await kassa.member()
+    env = {**os.environ, "DATABASE_URL": database_url, "KASSA_JWT_SECRET": SECRET}
+    new_name = f"shop-{member.external_id}"
+
+    # when
+    by_id, said_by_id = await _run_both(
+        env, "token", "--org", member.organization_id, "--role", "MEMBER", "--email", "a@b.test"
+    )
+    by_name, said_by_name = await _run_both(env, "token", "--org", new_name)
+
+    # then: the token names the organization as its tokens do, whichever way it was given
+    claims = jwt.decode(by_id.strip(), SECRET, algorithms=["HS256"], audience="kassa")
+    assert (claims["org_id"], claims["org_role"]) == (member.external_id, "member")
+    assert claims["email"] == "a@b.test"
+    assert said_by_id.strip() == (
+        f'existing organization "{member.external_id}" ({member.organization_id})'
+    )
+    assert jwt.decode(by_name.strip(), SECRET, algorithms=["HS256"], audience="kassa")[
+        "org_id"
+    ] == (new_name)
+    assert said_by_name.startswith(f'created organization "{new_name}" (org_')
+
+
+async def test_enum_options_take_any_case(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    await _run_both(env, "events", "list", "--status", "DEAD", "--since", "1m")  # exit 0
+    key, _ = await _run_both(
+        env, "apikey", "create", "--org", "acme-case", "--name", "x", "--role", "Admin"
+    )
+
+    assert "key: kassa_sk_" in key
+
+
+def test_outside_a_demo_each_command_says_what_is_missing_in_one_line(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KASSA_", "STRIPE_")) and k != "DATABASE_URL"
+    }
+    env["KASSA_DATA_DIR"] = str(tmp_path / "no-demo-here")
+    commands = {
+        ("token", "--org", "acme"): "KASSA_JWT_SECRET is not set and no demo ran in",
+        ("apikey", "create", "--org", "acme", "--name", "x"): "no kassa database",
+        ("events", "list"): "no kassa database",
+        ("events", "replay", "--dead"): "no kassa database",
+        ("reconcile",): "STRIPE_SECRET_KEY is not set",
+        ("stripe", "setup", "--url", "https://kassa.example/webhooks/stripe"): (
+            "STRIPE_SECRET_KEY is not set"
+        ),
+    }
+    for args, missing in commands.items():
+        result = subprocess.run(
+            [sys.executable, "-m", "kassa.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and missing in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "no-demo-here").exists()

@@ -23,7 +23,6 @@ from aiohttp import web
 from localstripe.errors import UserError
 from localstripe.resources import (
     Customer,
-    Event,
     List,
     PaymentIntent,
     StripeObject,
@@ -32,7 +31,8 @@ from localstripe.resources import (
     try_convert_to_int,
 )
 from localstripe.server import get_post_data, unflatten_data
-from localstripe.webhooks import schedule_webhook
+
+from kassa.demo.local_events import send
 
 # Where the hosted page lives on the local server, mirroring `/js.stripe.com/v3/`.
 HOSTED_PATH = "/checkout.stripe.com/c/pay/"
@@ -113,7 +113,7 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
         self.status, self.payment_status = "complete", "paid"
         self.payment_intent = intent.id
         self.customer_details = _customer_details(self.customer, self.customer_email)
-        _send("checkout.session.completed", self)
+        send("checkout.session.completed", self)
 
     def _expire(self) -> None:
         if self.status != "open":
@@ -123,7 +123,7 @@ class CheckoutSession(StripeObject):  # type: ignore[misc]
             if intent.status in ("requires_payment_method", "requires_confirmation"):
                 PaymentIntent._api_cancel(intent.id)
         self.status = "expired"
-        _send("checkout.session.expired", self)
+        send("checkout.session.expired", self)
 
 
 def _session_fields(params: Mapping[str, Any]) -> JSON:
@@ -248,14 +248,6 @@ def _customer_details(customer_id: str | None, email: str | None) -> JSON:
         "tax_exempt": "none",
         "tax_ids": [],
     }
-
-
-def _send(event_type: str, session: CheckoutSession) -> None:
-    """Through localstripe's own sender: signed as Stripe signs, about a second later."""
-    event = Event(event_type, session)
-    event.pending_webhooks = 1
-    event.request = {"id": None, "idempotency_key": None}
-    schedule_webhook(event)
 
 
 def retrieve(session_id: str) -> CheckoutSession:

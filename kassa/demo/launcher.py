@@ -10,6 +10,7 @@ import asyncpg
 
 from kassa.config import Settings
 from kassa.db import apply_migrations, asyncpg_dsn, database_url, ensure_database
+from kassa.demo import state
 from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 from kassa.secrets import with_demo_webhook_secret
 from kassa.services.identity import OrgRole
@@ -20,19 +21,47 @@ ServerRunner = Callable[[Settings, str, Callable[[], None] | None], Coroutine[An
 
 def run_demo(settings: Settings, run_server: ServerRunner) -> int:
     settings = with_demo_webhook_secret(settings)
-    local_stripe = None if settings.stripe_secret_key else LocalStripe.start()
+    kept_objects = settings.data_dir / state.LOCAL_STRIPE_STATE
+    restored = kept_objects.exists()
+    local_stripe = None if settings.stripe_secret_key else _start_local_stripe(settings)
     try:
         if local_stripe is not None:
             settings = _use_local_stripe(settings, local_stripe)
+        state.write(settings.data_dir, _state(settings, local_stripe))
         with database_url(settings.database_url, settings.data_dir) as url:
             # Only kassa's own embedded database: never one named by DATABASE_URL.
             embedded = not settings.database_url
-            asyncio.run(_prepare_database(url, fresh_stripe=local_stripe is not None and embedded))
+            fresh_stripe = local_stripe is not None and embedded and not restored
+            asyncio.run(_prepare_database(url, fresh_stripe=fresh_stripe))
             asyncio.run(run_server(settings, url, lambda: _print_banner(settings, local_stripe)))
     finally:
         if local_stripe is not None:
             local_stripe.stop()
     return 0
+
+
+def _start_local_stripe(settings: Settings) -> LocalStripe:
+    """Its objects are kept in the data dir, and the port it had last time is asked for
+    again, so what a person copied from the last run (an id, a URL) still works."""
+    kept = state.read(settings.data_dir)
+    return LocalStripe.start(
+        port=kept.local_stripe_port if kept else None,
+        state_file=(settings.data_dir / state.LOCAL_STRIPE_STATE).resolve(),
+    )
+
+
+def _state(settings: Settings, local_stripe: LocalStripe | None) -> state.DemoState:
+    if local_stripe is None:
+        return state.DemoState(kassa_url=_base_url(settings), database_url=settings.database_url)
+    return state.DemoState(
+        kassa_url=_base_url(settings),
+        database_url=settings.database_url,
+        stripe_secret_key=SECRET_KEY,
+        stripe_publishable_key=PUBLISHABLE_KEY,
+        stripe_api_base=local_stripe.api_base,
+        stripe_js_url=local_stripe.js_url,
+        local_stripe_port=local_stripe.port,
+    )
 
 
 async def _prepare_database(url: str, *, fresh_stripe: bool) -> None:
@@ -43,9 +72,10 @@ async def _prepare_database(url: str, *, fresh_stripe: bool) -> None:
 
 
 async def _forget_local_stripe_objects(url: str) -> None:
-    """The local Stripe server starts empty each run while the demo's database is kept:
-    Customers and saved cards from an earlier run no longer exist there, and a payment
-    naming them would fail. kassa makes them again on first need."""
+    """A local Stripe server without kept objects (its file deleted, or a demo from before
+    they were kept) starts empty while the demo's database is kept: Customers and saved
+    cards from an earlier run no longer exist there, and a payment naming them would fail.
+    kassa makes them again on first need."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with connection.transaction():
@@ -88,8 +118,10 @@ kassa demo is ready.
   Storefront: {_base_url(settings)}/   (top up, buy credits, pay an order in a browser)
   GraphiQL:  {_base_url(settings)}/graphql
   {stripe_line}
-  Token (organization "{DEMO_ORGANIZATION}", owner), for the GraphiQL headers tab:
+  Token (organization "{DEMO_ORGANIZATION}", owner, valid 24 h), for the GraphiQL headers tab:
     {{"Authorization": "Bearer {token}"}}
+  More tokens: `kassa token --org {DEMO_ORGANIZATION} --role member` here (same data dir).
+  State: {settings.data_dir} (delete it to start over). Mail is printed below.
   Try: query {{ viewer {{ organizations {{ organization {{ id }} }} }} }}, then
     mutation {{ topUpWallet(input: {{organizationId: "<id>", amount: "25.00", currency: "usd",
       paymentMethodId: "pm_card_visa"}})

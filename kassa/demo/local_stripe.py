@@ -5,8 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+
+from kassa.services.stripe_gateway import API_VERSION
 
 SECRET_KEY = "sk_test_kassa_local"
 PUBLISHABLE_KEY = "pk_test_kassa_local"
@@ -27,9 +30,21 @@ class LocalStripe:
         return f"{self.api_base}/js.stripe.com/v3/"
 
     @classmethod
-    def start(cls, ttl_seconds: float = 24 * 3600.0) -> LocalStripe:
+    def start(
+        cls,
+        ttl_seconds: float = 24 * 3600.0,
+        *,
+        port: int | None = None,
+        state_file: Path | None = None,
+    ) -> LocalStripe:
+        """Start the server: on `port` if it is free, keeping its objects in `state_file`
+        (else in memory); its events are written in the API version kassa pins."""
+        command = [sys.executable, "-m", "kassa.demo.stripe_server", "--ttl", str(ttl_seconds)]
+        command += ["--api-version", API_VERSION, "--port", str(port or 0)]
+        if state_file is not None:
+            command += ["--state", str(state_file)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "kassa.demo.stripe_server", "--ttl", str(ttl_seconds)],
+            command,
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 
 import strawberry
@@ -12,6 +13,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from kassa.db import unavailable
 from kassa.schema.admission import Admission
@@ -29,6 +32,29 @@ def _is_unexpected(error: GraphQLError) -> bool:
     if unavailable(original):
         return False  # not a bug: DatabaseOutage tells it as such
     return original is not None and not isinstance(original, GraphQLError)
+
+
+log = logging.getLogger("kassa.graphql")
+
+
+class KassaSchema(strawberry.Schema):
+    """strawberry's schema, logging a client's mistake (no token, FORBIDDEN, a bad field) in
+    one line: a traceback is kept for failures that are kassa's own, so they stand out."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if _is_unexpected(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                log.info("%s %s: %s", _operation(execution_context), code, error.message)
+
+
+def _operation(execution_context: ExecutionContext | None) -> str:
+    name = execution_context.operation_name if execution_context else None
+    return name or "anonymous operation"
 
 
 class RequestDeadline(SchemaExtension):
@@ -71,7 +97,7 @@ def build_schema(
     if persisted is not None:
         documents = persisted
         extensions.insert(0, lambda: PersistedQueries(documents))
-    return strawberry.Schema(
+    return KassaSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

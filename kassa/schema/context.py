@@ -37,6 +37,11 @@ class Context:
 
     def require_caller(self) -> Caller:
         if self.caller is None:
+            if isinstance(self.response, Response):
+                # The same status as a bad token: a client (or a proxy) that retries on
+                # 401 with a fresh token need not read the body to know.
+                self.response.status_code = 401
+                self.response.headers["WWW-Authenticate"] = "Bearer"
             raise GraphQLError(
                 "authentication required: send Authorization: Bearer <token>",
                 extensions={"code": "UNAUTHENTICATED"},

@@ -128,6 +128,7 @@ def issue_dev_token(
     role: OrgRole,
     subject: str,
     platform_admin: bool = False,
+    email: str | None = None,
     lifetime_seconds: int = 24 * 3600,
     now: int,
 ) -> str:
@@ -142,4 +143,6 @@ def issue_dev_token(
     if org_id:
         claims["org_id"] = org_id
         claims["org_role"] = role.value
+    if email:
+        claims["email"] = email
     return jwt.encode(claims, secret, algorithm="HS256")

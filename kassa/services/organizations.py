@@ -6,6 +6,7 @@ import uuid
 
 from tortoise.transactions import in_transaction
 
+from kassa.ids import IdKind, decode, kind_of
 from kassa.models import Organization
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller, OrgRole
@@ -23,6 +24,18 @@ async def provision(external_id: str) -> Organization:
             [str(uuid.uuid4()), external_id],
         )
     return await Organization.get(external_id=external_id)
+
+
+async def by_reference(reference: str) -> tuple[Organization, bool]:
+    """An operator's `--org`: an `org_…` id, which must exist, or the name its tokens carry
+    (`org_id` claim), provisioned if new; with whether it was created now."""
+    if kind_of(reference) is IdKind.ORGANIZATION:
+        organization = await Organization.get_or_none(id=decode(IdKind.ORGANIZATION, reference))
+        if organization is None:
+            raise not_found("organization", "org")
+        return organization, False
+    existed = await Organization.exists(external_id=reference)
+    return await provision(reference), not existed
 
 
 def can_view(caller: Caller, organization: Organization) -> bool:

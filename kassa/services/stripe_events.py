@@ -24,6 +24,7 @@ from kassa.services import checkout, disputes, outbox, payments, refunds, saved_
 from kassa.services.errors import StripeMismatch, check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
+    API_VERSION,
     StripeGateway,
     VerifiedEvent,
     checkout_snapshot,
@@ -114,7 +115,32 @@ def _first_status(
     if mismatch:
         log.warning("ignoring Stripe event %s: %s", event.id, mismatch)
         return StripeEventStatus.IGNORED, mismatch
+    if other_api_version(event.api_version):
+        reason = _other_version_reason(event.api_version)
+        log.warning("Stripe event %s stored dead: %s", event.id, reason)
+        return StripeEventStatus.DEAD, reason
     return StripeEventStatus.PENDING, None
+
+
+# An event's shape follows the API version it is written in (the endpoint's). kassa reads
+# the version it pins; another one's fields may be moved or renamed, so such an event is
+# kept for an operator and never applied by guesswork.
+OTHER_API_VERSION = "other API version: "
+
+
+class OtherApiVersion(ValueError):
+    """An event written for another Stripe API version than kassa reads."""
+
+
+def other_api_version(api_version: str | None) -> bool:
+    return bool(api_version) and api_version != API_VERSION
+
+
+def _other_version_reason(api_version: str | None) -> str:
+    return (
+        f"{OTHER_API_VERSION}{api_version}, kassa reads {API_VERSION}; recreate the webhook "
+        "endpoint with `kassa stripe setup --url …` (it pins kassa's version)"
+    )
 
 
 NUL_ESCAPED = "the event's id, type, account or object id holds a NUL (stored as \\u0000)"
@@ -162,7 +188,8 @@ async def process(event_id: str, max_attempts: int) -> Processed:
 async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
     refused = isinstance(exc, StripeMismatch)
     # A refusal is kassa working as meant: one line, no traceback, and a reason that says so.
-    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=None if refused else exc)
+    expected = refused or isinstance(exc, OtherApiVersion)
+    log.warning("Stripe event %s failed: %s", event_id, exc, exc_info=None if expected else exc)
     reason = f"{REFUSED}{type(exc).__name__}: {exc}" if refused else f"{type(exc).__name__}: {exc}"
     # PostgreSQL text cannot hold NUL; an error quoting client bytes must still be recorded.
     error = reason.replace("\x00", "\\0")[:2000]
@@ -245,6 +272,8 @@ async def events_page(
 
 
 async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
+    if other_api_version(event.api_version):
+        raise OtherApiVersion(_other_version_reason(event.api_version))  # a replay, say
     handler = HANDLERS.get(event.type)
     if handler is None:
         return None
@@ -387,6 +416,7 @@ class InboxStats:
     retried_by_type: list[tuple[str, int]]
     oldest_unhandled_seconds: float
     refused_by_type: list[tuple[str, int]]
+    other_api_version: list[tuple[str, int]]
 
 
 async def stats() -> InboxStats:
@@ -407,9 +437,15 @@ async def stats() -> InboxStats:
         "WHERE status IN ('FAILED', 'DEAD') AND starts_with(last_error, $1) GROUP BY type",
         [REFUSED],
     )
+    other_version = await conn.execute_query_dict(
+        "SELECT api_version, count(*) AS n FROM stripe_events "
+        "WHERE api_version IS NOT NULL AND api_version <> $1 GROUP BY api_version",
+        [API_VERSION],
+    )
     return InboxStats(
         [(row["type"], row["status"], int(row["n"])) for row in counts],
         [(row["type"], int(row["n"])) for row in retries],
         float(lag[0]["seconds"]),
         [(row["type"], int(row["n"])) for row in refused],
+        [(row["api_version"], int(row["n"])) for row in other_version],
     )

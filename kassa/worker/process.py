@@ -16,8 +16,10 @@ from tortoise import Tortoise
 
 from kassa.config import ConfigurationError, Settings
 from kassa.db import PoolLimits, pool_limits, tortoise_config
-from kassa.models import Organization, StripeEvent, StripeEventStatus
-from kassa.services import api_keys, jobs, reconciliation, stripe_events
+from kassa.ids import IdKind, encode, kind_of
+from kassa.models import StripeEvent, StripeEventStatus
+from kassa.services import api_keys, jobs, organizations, reconciliation, stripe_events
+from kassa.services.errors import DomainError
 from kassa.services.identity import OrgRole
 from kassa.services.runtime import Runtime
 from kassa.worker.runner import Worker
@@ -71,23 +73,40 @@ async def list_events(url: str, status: StripeEventStatus | None, since: timedel
     return 0
 
 
+async def organization_named(url: str, reference: str) -> str:
+    """The name tokens carry for `--org` (an `org_…` id or the name), saying on stderr
+    which organization that is and whether it was created now."""
+    async with _database(url):
+        return await _organization(reference)
+
+
+async def _organization(reference: str) -> str:
+    try:
+        organization, created = await organizations.by_reference(reference)
+    except DomainError as exc:
+        raise ConfigurationError(f"no organization {reference} in this database") from exc
+    state = "created" if created else "existing"
+    global_id = encode(IdKind.ORGANIZATION, organization.id)
+    print(f'{state} organization "{organization.external_id}" ({global_id})', file=sys.stderr)
+    return organization.external_id
+
+
 async def manage_api_keys(url: str, args: argparse.Namespace) -> int:
     """`kassa apikey create|list|revoke`: the key is printed once, at creation."""
     actions = {"create": _create_key, "list": _list_keys, "revoke": _revoke_key}
     async with _database(url):
+        if args.action == "create" or (args.org and kind_of(args.org) is IdKind.ORGANIZATION):
+            args.org = await _organization(args.org)
         return await actions[args.action](args)
 
 
 async def _create_key(args: argparse.Namespace) -> int:
-    known = await Organization.exists(external_id=args.org)
     try:
         made = await api_keys.create(args.org, args.name, OrgRole(args.role))
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
     print(f"id:  {made.key.id}\nkey: {made.secret}")
     print("Keep the key now: kassa stores only its hash and cannot show it again.")
-    if not known:
-        print(f"note: kassa had not seen organization {args.org!r}; it now exists")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import jwt
@@ -87,11 +88,47 @@ async def test_viewer_shows_the_tokens_organization_and_role(kassa: Kassa) -> No
     assert await Organization.filter(external_id="acme-viewer").count() == 1
 
 
-async def test_viewer_without_a_token_asks_for_authentication(kassa: Kassa) -> None:
-    body = await kassa.gql(VIEWER)
+async def test_viewer_without_a_token_is_401_like_a_bad_token(kassa: Kassa) -> None:
+    response = await kassa.http.post("/graphql", json={"query": VIEWER})
 
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["message"].startswith("authentication required")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_public_queries_need_no_token(kassa: Kassa) -> None:
+    response = await kassa.http.post(
+        "/graphql", json={"query": "{ creditPackages { code credits } }"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"]["creditPackages"]
+
+
+STATS = "query Stats($id: ID!) { organization(id: $id) { paymentStats { byStatus { count } } } }"
+
+
+async def test_expected_client_errors_log_one_line_without_a_traceback(
+    kassa: Kassa, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a member (statistics are for owners and admins)
+    member = await kassa.member(OrgRole.MEMBER)
+
+    # when: no token, and a field the role may not read
+    with caplog.at_level(logging.INFO):
+        await kassa.http.post("/graphql", json={"query": VIEWER})
+        forbidden = await kassa.gql(STATS, {"id": member.organization_id}, member.token)
+
+    # then
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    client_errors = [r for r in caplog.records if "UNAUTHENTICATED" in r.getMessage()]
+    client_errors += [r for r in caplog.records if "FORBIDDEN" in r.getMessage()]
+    assert len(client_errors) == 2, [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in client_errors)
+    assert not [r for r in caplog.records if r.name == "strawberry.execution"]
 
 
 async def test_ids_of_the_wrong_kind_or_shape_find_nothing(kassa: Kassa) -> None:
