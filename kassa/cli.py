@@ -8,7 +8,6 @@ import logging
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -20,9 +19,9 @@ from kassa.db import apply_migrations, database_url, ensure_database, pending_mi
 from kassa.demo.state import beside_demo
 from kassa.ids import IdKind, kind_of
 from kassa.models.stripe_event import StripeEventStatus
-from kassa.secrets import with_dev_jwt_secret
+from kassa.secrets import dev_token, require_jwt_secret, with_dev_jwt_secret
 from kassa.services.api_keys import ROLES as API_KEY_ROLES
-from kassa.services.identity import OrgRole, issue_dev_token
+from kassa.services.identity import OrgRole
 from kassa.services.runtime import Runtime
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -110,41 +109,9 @@ def _add(
     return parser
 
 
-def dev_token(
-    settings: Settings,
-    org: str | None,
-    role: OrgRole,
-    sub: str,
-    admin: bool,
-    email: str | None = None,
-) -> str:
-    _require_jwt_secret(settings)
-    assert settings.jwt_secret is not None
-    return issue_dev_token(
-        secret=settings.jwt_secret,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        org_id=org,
-        role=role,
-        subject=sub,
-        platform_admin=admin,
-        email=email,
-        now=int(time.time()),
-    )
-
-
-def _require_jwt_secret(settings: Settings) -> None:
-    if not settings.jwt_secret:
-        raise ConfigurationError(
-            f"KASSA_JWT_SECRET is not set and no demo ran in {settings.data_dir}: run this "
-            "beside `kassa demo` (same directory or KASSA_DATA_DIR), or set KASSA_JWT_SECRET "
-            "(in production tokens come from your identity provider)"
-        )
-
-
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_dev_jwt_secret(settings, read_kept=True)
-    _require_jwt_secret(settings)
+    require_jwt_secret(settings)
     org = _token_organization(settings, args.org)
     role = OrgRole(args.role)
     print(dev_token(settings, org, role, args.sub, args.platform_admin, args.email))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
-from kassa.config import Environment, Settings
+from kassa.config import ConfigurationError, Environment, Settings
+from kassa.services.identity import OrgRole, issue_dev_token
 
 
 def _kept_secret(path: Path, make: str) -> str:
@@ -41,3 +43,35 @@ def with_demo_webhook_secret(settings: Settings) -> Settings:
         settings.data_dir / "stripe_webhook_secret", "whsec_" + secrets.token_hex(24)
     )
     return settings.with_overrides(stripe_webhook_secret=secret)
+
+
+def dev_token(
+    settings: Settings,
+    org: str | None,
+    role: OrgRole,
+    sub: str,
+    admin: bool,
+    email: str | None = None,
+) -> str:
+    require_jwt_secret(settings)
+    assert settings.jwt_secret is not None
+    return issue_dev_token(
+        secret=settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        org_id=org,
+        role=role,
+        subject=sub,
+        platform_admin=admin,
+        email=email,
+        now=int(time.time()),
+    )
+
+
+def require_jwt_secret(settings: Settings) -> None:
+    if not settings.jwt_secret:
+        raise ConfigurationError(
+            f"KASSA_JWT_SECRET is not set and no demo ran in {settings.data_dir}: run this "
+            "beside `kassa demo` (same directory or KASSA_DATA_DIR), or set KASSA_JWT_SECRET "
+            "(in production tokens come from your identity provider)"
+        )

@@ -10,8 +10,8 @@ from pathlib import Path
 import graphql
 
 from kassa.schema import build_schema
+from kassa.schema.checkout import CheckoutPaymentStatus, CheckoutStatus
 from kassa.schema.scalars import SCALARS
-from kassa.schema.types import CheckoutPaymentStatus, CheckoutStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from kassa.config import Settings
 from kassa.db import apply_migrations, asyncpg_dsn, database_url, ensure_database
 from kassa.demo import state
 from kassa.demo.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
-from kassa.secrets import with_demo_webhook_secret
+from kassa.secrets import dev_token, with_demo_webhook_secret
 from kassa.services.identity import OrgRole
 from kassa.services.storefront import DEMO_ORGANIZATION
 
@@ -103,8 +103,6 @@ def _base_url(settings: Settings) -> str:
 
 
 def _print_banner(settings: Settings, local_stripe: LocalStripe | None) -> None:
-    from kassa.cli import dev_token
-
     token = dev_token(settings, DEMO_ORGANIZATION, OrgRole.OWNER, "demo-user", False)
     stripe_line = (
         f"local Stripe-compatible server at {local_stripe.api_base}\n"

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from kassa import models
-from kassa.schema import types as gql
-from kassa.schema.errors import UserError
 from kassa.services import checkout
-from kassa.services.errors import DomainError
+
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
 
 # Kassa's record, told in Checkout's words, when Stripe cannot be asked.
 SESSION_STATE = {
@@ -14,27 +17,27 @@ SESSION_STATE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    payment: models.Payment
+    status: str
+    payment_status: str
+
+
 async def start_checkout(
-    info: gql.Info, request: checkout.CheckoutRequest
-) -> gql.CheckoutStarted | UserError:
-    caller = info.context.require_caller()
-    runtime = info.context.runtime
-    try:
-        started = await checkout.start_checkout(
-            caller, runtime.gateway, request, runtime.settings.credit_expiry_days
-        )
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.CheckoutStarted(
-        payment=gql.Payment.of(started.payment), session_id=started.session_id, url=started.url
+    context: Context, request: checkout.CheckoutRequest
+) -> checkout.CheckoutStarted:
+    runtime = context.runtime
+    return await checkout.start_checkout(
+        context.require_caller(), runtime.gateway, request, runtime.settings.credit_expiry_days
     )
 
 
-async def checkout_status(info: gql.Info, session_id: str) -> gql.CheckoutStatus | None:
-    caller = info.context.caller
+async def checkout_status(context: Context, session_id: str) -> SessionState | None:
+    caller = context.caller
     if caller is None:
         return None
-    found = await checkout.checkout_status(caller, info.context.runtime.gateway, session_id)
+    found = await checkout.checkout_status(caller, context.runtime.gateway, session_id)
     if found is None:
         return None
     payment, session = found
@@ -43,9 +46,4 @@ async def checkout_status(info: gql.Info, session_id: str) -> gql.CheckoutStatus
         if session is not None
         else SESSION_STATE.get(payment.status, ("open", "unpaid"))
     )
-    return gql.CheckoutStatus(
-        session_id=session_id,
-        status=status,
-        payment_status=payment_status,
-        payment=gql.Payment.of(payment),
-    )
+    return SessionState(payment, status, payment_status)

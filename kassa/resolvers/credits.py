@@ -1,74 +1,56 @@
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from kassa import models
-from kassa.money import Money
-from kassa.resolvers.connections import connection
-from kassa.resolvers.errors import query_error
-from kassa.schema import types as gql
-from kassa.schema.errors import UserError
-from kassa.schema.scalars import DecimalText
-from kassa.services import credits
-from kassa.services.errors import DomainError
+from kassa.resolvers.loading import prime
+from kassa.services import credits, payments
+from kassa.services.pagination import Page
+from kassa.services.payments import PaymentIntentCreated
+
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
 
 
-async def packages(info: gql.Info) -> list[gql.CreditPackage]:
-    return [
-        gql.CreditPackage(
-            code=package.code,
-            name=package.name,
-            credits=package.credits,
-            price=gql.Money.of(Money.of_minor(package.price, package.currency)),
-            unit_price=DecimalText(str(credits.unit_price(package))),
-        )
-        for package in await credits.active_packages()
-    ]
+async def packages() -> list[models.CreditPackage]:
+    return await credits.active_packages()
 
 
-async def credit_account(info: gql.Info, organization: models.Organization) -> gql.CreditAccount:
+def unit_price(package: models.CreditPackage) -> Decimal:
+    return credits.unit_price(package)
+
+
+async def credit_account(
+    context: Context, organization: models.Organization
+) -> credits.CreditState:
     state = await credits.state(organization)
-    return gql.CreditAccount(
-        balance=state.balance,
-        lots=[gql.CreditLot.of(lot) for lot in state.lots],
-        organization=organization,
-    )
+    await _prime_payments(context, [lot.payment_id for lot in state.lots])  # type: ignore[attr-defined]
+    return state
 
 
 async def transactions(
-    info: gql.Info, organization: models.Organization, first: int | None, after: str | None
-) -> gql.Connection[gql.CreditTransaction]:
-    try:
-        page = await credits.entries(organization, first, after)
-    except DomainError as exc:
-        raise query_error(exc) from exc
-    return connection(page, gql.CreditTransaction.of)
+    context: Context, organization: models.Organization, first: int | None, after: str | None
+) -> Page[credits.CreditEntry]:
+    page = await credits.entries(organization, first, after)
+    await _prime_payments(context, [entry.payment_id for _, entry in page.items])
+    return page
 
 
-async def consume_credits(
-    info: gql.Info, request: credits.ConsumeCredits
-) -> gql.CreditsConsumed | UserError:
-    try:
-        consumed = await credits.consume_credits(info.context.require_caller(), request)
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.CreditsConsumed(
-        transaction=gql.CreditTransaction.of(consumed.transaction), balance=consumed.balance
-    )
+async def _prime_payments(context: Context, ids: list[uuid.UUID | None]) -> None:
+    # The rows' payments in one query, so that each row's `payment` is answered at once.
+    keys = list({key for key in ids if key is not None})
+    if keys:
+        prime(context.loaders.payment, dict(zip(keys, await payments.by_ids(keys), strict=True)))
 
 
-async def buy_credits(
-    info: gql.Info, request: credits.BuyCredits
-) -> gql.PaymentIntentCreated | UserError:
-    caller = info.context.require_caller()
-    runtime = info.context.runtime
-    try:
-        created = await credits.buy_credits(
-            caller,
-            runtime.gateway,
-            request,
-            runtime.settings.credit_expiry_days,
-        )
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.PaymentIntentCreated(
-        payment=gql.Payment.of(created.payment), client_secret=created.client_secret
+async def consume_credits(context: Context, request: credits.ConsumeCredits) -> credits.Consumed:
+    return await credits.consume_credits(context.require_caller(), request)
+
+
+async def buy_credits(context: Context, request: credits.BuyCredits) -> PaymentIntentCreated:
+    runtime = context.runtime
+    return await credits.buy_credits(
+        context.require_caller(), runtime.gateway, request, runtime.settings.credit_expiry_days
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from kassa.ids import IdKind, kind_of
 from kassa.resolvers import cards, orders, organizations, payments, refunds
-from kassa.schema import types as gql
 
-NodeResolver = Callable[[gql.Info, str], Awaitable[gql.Node | None]]
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
+
+NodeResolver = Callable[["Context", str], Awaitable[object | None]]
 
 # Every type implementing Node is here (a test checks the schema against this).
 RESOLVERS: dict[IdKind, NodeResolver] = {
@@ -20,7 +23,7 @@ RESOLVERS: dict[IdKind, NodeResolver] = {
 }
 
 
-async def node(info: gql.Info, id: str) -> gql.Node | None:
+async def node(context: Context, id: str) -> object | None:
     kind = kind_of(id)
     resolve = RESOLVERS.get(kind) if kind is not None else None
-    return await resolve(info, id) if resolve is not None else None
+    return await resolve(context, id) if resolve is not None else None

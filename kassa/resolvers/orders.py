@@ -1,66 +1,67 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
 from kassa import models
 from kassa.ids import IdKind, decode
-from kassa.resolvers.connections import connection
-from kassa.resolvers.errors import query_error
-from kassa.schema import types as gql
-from kassa.schema.errors import UserError
+from kassa.resolvers.loading import loaded, prime
 from kassa.services import orders
-from kassa.services.errors import DomainError
+from kassa.services.pagination import Page
+from kassa.services.payments import PaymentIntentCreated
+
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
 
 
-async def order(info: gql.Info, id: str) -> gql.Order | None:
-    caller = info.context.caller
+async def order(context: Context, id: str) -> models.Order | None:
+    caller = context.caller
     if caller is None:
         return None
-    found = await orders.visible_order(caller, decode(IdKind.ORDER, id))
-    return gql.Order.of(found) if found else None
+    return await orders.visible_order(caller, decode(IdKind.ORDER, id))
 
 
-async def order_of_payment(info: gql.Info, payment: models.Payment) -> gql.Order | None:
-    order_id = payment.order_id  # type: ignore[attr-defined]
-    found = await orders.by_id(order_id) if order_id else None
-    return gql.Order.of(found) if found else None
+def order_of_payment(
+    context: Context, payment: models.Payment
+) -> models.Order | Awaitable[models.Order | None] | None:
+    order_id: uuid.UUID | None = payment.order_id  # type: ignore[attr-defined]
+    return loaded(context.loaders.order, order_id) if order_id else None
 
 
-async def order_payments(info: gql.Info, order: models.Order) -> list[gql.Payment]:
-    return [gql.Payment.of(payment) for payment in await orders.order_payments(order)]
+def order_payments(
+    context: Context, order: models.Order
+) -> list[models.Payment] | Awaitable[list[models.Payment]]:
+    return loaded(context.loaders.order_payments, order.id)
 
 
 async def organization_orders(
-    info: gql.Info,
+    context: Context,
     organization: models.Organization,
     first: int | None,
     after: str | None,
     status: models.OrderStatus | None,
-) -> gql.Connection[gql.Order]:
-    try:
-        page = await orders.organization_orders(organization, first, after, status)
-    except DomainError as exc:
-        raise query_error(exc) from exc
-    return connection(page, gql.Order.of)
+) -> Page[models.Order]:
+    page = await orders.organization_orders(organization, first, after, status)
+    keys = [order.id for _, order in page.items]
+    if keys:
+        prime(
+            context.loaders.order_payments,
+            dict(zip(keys, await orders.payments_of_orders(keys), strict=True)),
+        )
+    return page
 
 
-async def create_order(info: gql.Info, request: orders.NewOrder) -> gql.OrderCreated | UserError:
-    caller = info.context.require_caller()
-    try:
-        created = await orders.create_order(caller, request)
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.OrderCreated(order=gql.Order.of(created))
+async def create_order(context: Context, request: orders.NewOrder) -> models.Order:
+    return await orders.create_order(context.require_caller(), request)
 
 
 async def pay_order(
-    info: gql.Info, order_id: str, payment_method_id: str | None
-) -> gql.PaymentIntentCreated | UserError:
-    caller = info.context.require_caller()
-    try:
-        created = await orders.pay_order(
-            caller, info.context.runtime.gateway, decode(IdKind.ORDER, order_id), payment_method_id
-        )
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.PaymentIntentCreated(
-        payment=gql.Payment.of(created.payment), client_secret=created.client_secret
+    context: Context, order_id: str, payment_method_id: str | None
+) -> PaymentIntentCreated:
+    return await orders.pay_order(
+        context.require_caller(),
+        context.runtime.gateway,
+        decode(IdKind.ORDER, order_id),
+        payment_method_id,
     )

@@ -1,37 +1,32 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kassa import models
-from kassa.resolvers.connections import connection
-from kassa.resolvers.errors import query_error
-from kassa.schema import types as gql
-from kassa.schema.errors import UserError
 from kassa.services import jobs, stripe_events
 from kassa.services.errors import DomainError, ErrorCode
+from kassa.services.pagination import Page
+
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
 
 
-def _require_platform_admin(info: gql.Info) -> None:
-    if not info.context.require_caller().is_platform_admin:
+def _require_platform_admin(context: Context) -> None:
+    if not context.require_caller().is_platform_admin:
         raise DomainError(ErrorCode.FORBIDDEN, "only platform admins see Stripe events")
 
 
 async def events(
-    info: gql.Info, status: models.StripeEventStatus | None, first: int | None, after: str | None
-) -> gql.Connection[gql.StripeEvent]:
-    try:
-        _require_platform_admin(info)
-        page = await stripe_events.events_page(status, first, after)
-    except DomainError as exc:
-        raise query_error(exc) from exc
-    return connection(page, gql.StripeEvent.of)
+    context: Context, status: models.StripeEventStatus | None, first: int | None, after: str | None
+) -> Page[models.StripeEvent]:
+    _require_platform_admin(context)
+    return await stripe_events.events_page(status, first, after)
 
 
-async def replay(info: gql.Info, event_id: str) -> gql.StripeEventReplayed | UserError:
-    try:
-        _require_platform_admin(info)
-        queued = await stripe_events.replay([event_id])
-        event = await stripe_events.find(event_id)
-    except DomainError as exc:
-        return UserError.of(exc)
+async def replay(context: Context, event_id: str) -> models.StripeEvent:
+    _require_platform_admin(context)
+    queued = await stripe_events.replay([event_id])
+    event = await stripe_events.find(event_id)
     if queued:
-        await info.context.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
-    return gql.StripeEventReplayed(event=gql.StripeEvent.of(event))
+        await context.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
+    return event

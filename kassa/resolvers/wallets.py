@@ -1,42 +1,39 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kassa import models
-from kassa.money import MoneyError
-from kassa.resolvers.connections import connection
-from kassa.resolvers.errors import query_error
-from kassa.schema import types as gql
-from kassa.schema.errors import UserError
-from kassa.services import wallets
+from kassa.money import Money, MoneyError
+from kassa.resolvers.loading import prime
+from kassa.services import payments, wallets
 from kassa.services.errors import DomainError, ErrorCode
+from kassa.services.pagination import Page
+
+if TYPE_CHECKING:
+    from kassa.schema.context import Context
 
 
-async def wallet(info: gql.Info, organization: models.Organization, currency: str) -> gql.Wallet:
+async def balance(organization: models.Organization, currency: str) -> Money:
     try:
-        balance = await wallets.balance(organization, currency)
+        return await wallets.balance(organization, currency)
     except MoneyError as exc:
-        raise query_error(
-            DomainError(ErrorCode.UNSUPPORTED_CURRENCY, str(exc), "currency")
-        ) from exc
-    return gql.Wallet(
-        currency=balance.currency, balance=gql.Money.of(balance), organization=organization
-    )
+        raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, str(exc), "currency") from exc
 
 
 async def transactions(
-    info: gql.Info, wallet: gql.Wallet, first: int | None, after: str | None
-) -> gql.Connection[gql.WalletTransaction]:
-    try:
-        page = await wallets.entries(wallet.organization, wallet.currency, first, after)
-    except DomainError as exc:
-        raise query_error(exc) from exc
-    return connection(page, gql.WalletTransaction.of)
+    context: Context,
+    organization: models.Organization,
+    currency: str,
+    first: int | None,
+    after: str | None,
+) -> Page[wallets.WalletEntry]:
+    page = await wallets.entries(organization, currency, first, after)
+    keys = list({entry.payment_id for _, entry in page.items if entry.payment_id})
+    if keys:
+        # The rows' payments in one query, so that each row's `payment` is answered at once.
+        prime(context.loaders.payment, dict(zip(keys, await payments.by_ids(keys), strict=True)))
+    return page
 
 
-async def debit_wallet(
-    info: gql.Info, request: wallets.DebitRequest
-) -> gql.WalletDebited | UserError:
-    try:
-        entry = await wallets.debit(info.context.require_caller(), request)
-    except DomainError as exc:
-        return UserError.of(exc)
-    return gql.WalletDebited(transaction=gql.WalletTransaction.of(entry))
+async def debit_wallet(context: Context, request: wallets.DebitRequest) -> wallets.WalletEntry:
+    return await wallets.debit(context.require_caller(), request)

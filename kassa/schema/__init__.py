@@ -7,32 +7,18 @@ from collections.abc import Callable, Iterator, Mapping
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
-from kassa.db import unavailable
 from kassa.schema.admission import Admission
+from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.outage import DatabaseOutage
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 from kassa.services import deadline
-
-
-def _is_unexpected(error: GraphQLError) -> bool:
-    # Validation errors, parse errors and errors raised on purpose (GraphQLError with a
-    # message for the client) stay readable; anything else is an internal failure.
-    original = error.original_error
-    if unavailable(original):
-        return False  # not a bug: DatabaseOutage tells it as such
-    return original is not None and not isinstance(original, GraphQLError)
-
 
 log = logging.getLogger("kassa.graphql")
 
@@ -45,10 +31,10 @@ class KassaSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if _is_unexpected(error):
+            if is_unexpected(error):
                 StrawberryLogger.error(error, execution_context)
             else:
-                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                code = error_code(error)
                 log.info("%s %s: %s", _operation(execution_context), code, error.message)
 
 
@@ -69,11 +55,9 @@ class RequestDeadline(SchemaExtension):
 
 
 def error_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """Unexpected errors masked, the database being away told as such (HTTP 503)."""
-    return [
-        lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Internal error"),
-        DatabaseOutage,
-    ]
+    """Domain errors told, unexpected ones masked, the database being away told as such
+    (HTTP 503)."""
+    return [Errors, DatabaseOutage]
 
 
 def build_schema(
@@ -103,4 +87,5 @@ def build_schema(
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
         extensions=extensions,
+        exception_handlers=[UserErrors()],
     )

@@ -10,18 +10,30 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry import Info as StrawberryInfo
 from strawberry.dataloader import DataLoader
 
-from kassa.models import Payment
-from kassa.services import api_keys, payments
+from kassa.models import Order, Payment, Refund
+from kassa.services import api_keys, orders, payments, refunds
 from kassa.services.identity import AuthenticationError, Caller
 from kassa.services.runtime import Runtime
 
 
 @dataclass
 class Loaders:
+    """Per request; a list resolver primes them with what its rows refer to."""
+
     payment: DataLoader[uuid.UUID, Payment | None] = field(
         default_factory=lambda: DataLoader(load_fn=payments.by_ids)
+    )
+    order: DataLoader[uuid.UUID, Order | None] = field(
+        default_factory=lambda: DataLoader(load_fn=orders.by_ids)
+    )
+    order_payments: DataLoader[uuid.UUID, list[Payment]] = field(
+        default_factory=lambda: DataLoader(load_fn=orders.payments_of_orders)
+    )
+    refunds: DataLoader[uuid.UUID, list[Refund]] = field(
+        default_factory=lambda: DataLoader(load_fn=refunds.of_payments)
     )
 
 
@@ -60,6 +72,9 @@ class Context:
         except HTTPException as exc:
             raise GraphQLError(exc.reason, extensions={"code": "UNAUTHENTICATED"}) from exc
         return caller or self.require_caller()
+
+
+Info = StrawberryInfo[Context, None]
 
 
 async def build_context(

@@ -1,9 +1,19 @@
-"""Expected failures as schema types: the `Error` interface and `UserError`."""
+"""Expected failures, mapped from the domain in this one place: a `DomainError` raised under a
+mutation becomes its result's `UserError`; under a query field, a top-level error that keeps
+its code readable. Anything else unexpected is masked as "Internal error"."""
 
 from __future__ import annotations
 
-import strawberry
+from collections.abc import Iterator
+from typing import Any
 
+import strawberry
+from graphql import ExecutionResult, GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.execution import StreamExecutionResult
+
+from kassa.db import unavailable
 from kassa.schema.enums import describe_enum
 from kassa.services.errors import DomainError, ErrorCode
 
@@ -54,3 +64,63 @@ class UserError(Error):
     @classmethod
     def of(cls, error: DomainError) -> UserError:
         return cls(code=error.code, message=error.message, field=error.field)
+
+
+class UserErrors(strawberry.ExceptionHandler[DomainError, UserError]):
+    """Every field whose result union holds UserError answers a DomainError with it."""
+
+    def handle(self, exception: DomainError, *, field: Any, info: Any) -> UserError:
+        return UserError.of(exception)
+
+
+class Errors(SchemaExtension):
+    """Before an answer leaves: domain errors told with their code, the unexpected masked
+    (validation and parse errors, and errors raised on purpose, stay readable)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, ExecutionResult | StrawberryExecutionResult) and result.errors:
+            result.errors = [_told(error) for error in result.errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Each result of a subscription (a websocket) before it is sent.
+        if isinstance(result, StrawberryExecutionResult) and result.errors:
+            result.errors = [_told(error) for error in result.errors]
+        yield
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A failure of kassa's own: not a validation or parse error, not one raised on purpose
+    (GraphQLError, DomainError), not the database being away (DatabaseOutage tells that)."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError | DomainError):
+        return False
+    return not unavailable(original)
+
+
+def error_code(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return original.code.value
+    return str((error.extensions or {}).get("code", "GRAPHQL_ERROR"))
+
+
+def _told(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": original.code.value, "field": original.field},
+        )
+    if not is_unexpected(error):
+        return error
+    return GraphQLError(
+        "Internal error",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+    )

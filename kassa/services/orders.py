@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -226,6 +227,20 @@ async def by_id(order_id: uuid.UUID) -> Order | None:
 
 async def order_payments(order: Order) -> list[Payment]:
     return await Payment.filter(order=order).order_by("created_at")
+
+
+async def by_ids(keys: Sequence[uuid.UUID]) -> list[Order | None]:
+    """Orders by id in the order asked, for a per-request DataLoader."""
+    found = {order.id: order for order in await Order.filter(id__in=list(keys))}
+    return [found.get(key) for key in keys]
+
+
+async def payments_of_orders(keys: Sequence[uuid.UUID]) -> list[list[Payment]]:
+    """Each order's payments, oldest first, in one query, for a per-request DataLoader."""
+    by_order: dict[uuid.UUID, list[Payment]] = {key: [] for key in keys}
+    for payment in await Payment.filter(order_id__in=list(keys)).order_by("created_at", "id"):
+        by_order[payment.order_id].append(payment)  # type: ignore[attr-defined]
+    return [by_order[key] for key in keys]
 
 
 async def organization_orders(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -507,3 +508,11 @@ async def visible_refund(caller: Caller, refund_id: uuid.UUID | None) -> Refund 
 
 async def of_payment(payment_id: uuid.UUID) -> list[Refund]:
     return await Refund.filter(payment_id=payment_id).order_by("created_at")
+
+
+async def of_payments(keys: Sequence[uuid.UUID]) -> list[list[Refund]]:
+    """Each payment's refunds, oldest first, in one query, for a per-request DataLoader."""
+    by_payment: dict[uuid.UUID, list[Refund]] = {key: [] for key in keys}
+    for refund in await Refund.filter(payment_id__in=list(keys)).order_by("created_at", "id"):
+        by_payment[refund.payment_id].append(refund)  # type: ignore[attr-defined]
+    return [by_payment[key] for key in keys]
