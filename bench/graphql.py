@@ -29,6 +29,7 @@ Exit status: 0 when every server answered every query correctly (goals met or no
 one answered wrongly, 2 when a server or PostgreSQL failed to start.
 """
 
+# ruff: noqa: E402  (imports follow the sys.path fix below)
 from __future__ import annotations
 
 import sys
@@ -62,6 +63,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 import strawberry
 import uvicorn
 from strawberry.asgi import GraphQL
@@ -348,31 +350,56 @@ async def seed(database_url: str) -> None:
                 payment = await _payment(conn, organization, models.PaymentPurpose.WALLET_TOP_UP)
                 await ledger.post_transfer(
                     conn,
-                    ledger.Transfer(clearing, wallet, 2500, models.TransferKind.TOP_UP,
-                                    f"bench:top-up:{n}", payment.id),
+                    ledger.Transfer(
+                        clearing,
+                        wallet,
+                        2500,
+                        models.TransferKind.TOP_UP,
+                        f"bench:top-up:{n}",
+                        payment.id,
+                    ),
                 )
             for n in range(LOTS):
                 payment = await _payment(conn, organization, models.PaymentPurpose.CREDIT_PACKAGE)
                 await models.CreditLot.create(
-                    organization=organization, payment=payment, credits=1000, remaining=1000,
-                    expires_at=datetime.now(UTC) + timedelta(days=365), using_db=conn,
+                    organization=organization,
+                    payment=payment,
+                    credits=1000,
+                    remaining=1000,
+                    expires_at=datetime.now(UTC) + timedelta(days=365),
+                    using_db=conn,
                 )
                 await ledger.post_transfer(
                     conn,
-                    ledger.Transfer(credit_lots.CREDITS_ISSUED, credits, 1000,
-                                    models.TransferKind.PURCHASE, f"bench:lot:{n}", payment.id),
+                    ledger.Transfer(
+                        credit_lots.CREDITS_ISSUED,
+                        credits,
+                        1000,
+                        models.TransferKind.PURCHASE,
+                        f"bench:lot:{n}",
+                        payment.id,
+                    ),
                 )
             for n in range(ROWS - LOTS):
                 await ledger.post_transfer(
                     conn,
-                    ledger.Transfer(credits, credit_lots.CREDITS_CONSUMED, 10,
-                                    models.TransferKind.CONSUME, f"bench:consume:{n}",
-                                    reason="bench"),
+                    ledger.Transfer(
+                        credits,
+                        credit_lots.CREDITS_CONSUMED,
+                        10,
+                        models.TransferKind.CONSUME,
+                        f"bench:consume:{n}",
+                        reason="bench",
+                    ),
                 )
             for n in range(ROWS):
                 order = await models.Order.create(
-                    organization=organization, reference=f"bench-{n}", amount=4900,
-                    currency="usd", status=models.OrderStatus.PAID, using_db=conn,
+                    organization=organization,
+                    reference=f"bench-{n}",
+                    amount=4900,
+                    currency="usd",
+                    status=models.OrderStatus.PAID,
+                    using_db=conn,
                 )
                 await _payment(conn, organization, models.PaymentPurpose.ORDER, order)
     finally:
@@ -383,11 +410,19 @@ async def _payment(conn: Any, organization: Any, purpose: Any, order: Any = None
     from kassa import models
 
     return await models.Payment.create(
-        organization=organization, purpose=purpose, order=order,
-        status=models.PaymentStatus.SUCCEEDED, amount=2500, currency="usd",
-        stripe_payment_intent_id=f"pi_bench_{uuid.uuid4().hex}", card_brand="visa",
-        card_last4="4242", card_exp_month=12, card_exp_year=2030,
-        paid_at=datetime.now(UTC), using_db=conn,
+        organization=organization,
+        purpose=purpose,
+        order=order,
+        status=models.PaymentStatus.SUCCEEDED,
+        amount=2500,
+        currency="usd",
+        stripe_payment_intent_id=f"pi_bench_{uuid.uuid4().hex}",
+        card_brand="visa",
+        card_last4="4242",
+        card_exp_month=12,
+        card_exp_year=2030,
+        paid_at=datetime.now(UTC),
+        using_db=conn,
     )
 
 
@@ -400,6 +435,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     failed: int
+    cpu_ms: float  # the server process's CPU time per request: steady on a busy machine
 
 
 LUA = """
@@ -427,20 +463,28 @@ def ensure_wrk() -> str:
     return found
 
 
-def drive(
-    wrk: str, url: str, body: str, token: str | None, connections: int, seconds: int, work: Path
-) -> Load:
+def drive(wrk: str, server: Server, body: str, connections: int, seconds: int, work: Path) -> Load:
+    url, token = server.url, server.token
     script = work / f"wrk-{secrets.token_hex(4)}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
     script.write_text(LUA.format(body=body, auth=auth))
     threads = min(connections, 2)
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+    before = server.process.cpu_times()
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    after = server.process.cpu_times()
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
     if found is None:
         raise BenchError(f"wrk printed no result:\n{out}")
     requests, duration_us, failed, p50, p99 = (int(v) for v in found.groups())
-    return Load(requests / (duration_us / 1e6), p50 / 1000, p99 / 1000, failed)
+    cpu = (after.user + after.system) - (before.user + before.system)
+    return Load(
+        requests / (duration_us / 1e6),
+        p50 / 1000,
+        p99 / 1000,
+        failed,
+        cpu * 1000 / max(requests, 1),
+    )
 
 
 def body_of(query: str, organization_id: str | None) -> str:
@@ -472,9 +516,10 @@ class Statements:
                 setattr(asyncpg.Connection, name, original)
 
     def _counted(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return await original(*args, **kwargs)
+        async def counted(connection: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            # asyncpg's reset of a connection going back to its pool is not kassa's own.
+            self.count += not query.startswith("SELECT pg_advisory_unlock_all()")
+            return await original(connection, query, *args, **kwargs)
 
         return counted
 
@@ -502,9 +547,7 @@ async def kassa_in_process(env: dict[str, str], database_url: str) -> AsyncItera
         sock.close()
 
 
-async def statements_per_request(
-    base_url: str, token: str, organization_id: str
-) -> dict[str, int]:
+async def statements_per_request(base_url: str, token: str, organization_id: str) -> dict[str, int]:
     counted: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
@@ -529,6 +572,8 @@ async def profile(base_url: str, token: str, organization_id: str, name: str) ->
         for _ in range(200):
             await client.post("/graphql", json=body)
         profiler.disable()
+    profiler.dump_stats(LOG_DIR / "graphql.prof")
+    print(f"profile of 200 requests (server and client) in {LOG_DIR / 'graphql.prof'}")
     stats = pstats.Stats(profiler).strip_dirs()
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)
@@ -542,6 +587,7 @@ class Server:
     name: str
     url: str
     token: str | None
+    process: psutil.Process
 
 
 async def wait_ready(url: str, child: Any) -> None:
@@ -583,9 +629,10 @@ async def organization_of(url: str, token: str) -> str:
 
 def row(name: str, connections: int, load: Load, ratio: float | None, goal: str = "") -> str:
     shown = f"{ratio:6.2f}" if ratio is not None else "      "
+    failed = f" FAILED {load.failed}" if load.failed else ""
     return (
-        f"{name:34} {connections:5} {load.requests_per_second:9.0f} {load.p50_ms:8.1f} "
-        f"{load.p99_ms:8.1f} {shown}  {goal}{' FAILED ' + str(load.failed) if load.failed else ''}"
+        f"{name:40} {connections:5} {load.requests_per_second:7.0f} {load.p50_ms:7.1f} "
+        f"{load.p99_ms:7.1f} {load.cpu_ms:7.2f} {shown}  {goal}{failed}"
     )
 
 
@@ -593,26 +640,22 @@ def measure(
     wrk: str, servers: dict[str, Server], organization_id: str, seconds: int, work: Path
 ) -> bool:
     hello, shape, kassa = servers["hello"], servers["same-shape"], servers["kassa"]
-    print(f"{'query':34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
+    print(
+        f"{'query':40} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>7} "
+        f"{'ratio':>6}  (ratio of req/s)"
+    )
     fine = True
     for connections in CONNECTIONS:
-        floor = drive(wrk, hello.url, body_of("{ hello }", None), None, connections, seconds, work)
+        floor = drive(wrk, hello, body_of("{ hello }", None), connections, seconds, work)
         print(row("hello (plain strawberry)", connections, floor, None))
-        typename = drive(
-            wrk, kassa.url, body_of("{ __typename }", None), kassa.token, connections, seconds, work
-        )
+        typename = drive(wrk, kassa, body_of("{ __typename }", None), connections, seconds, work)
         ratio = typename.requests_per_second / floor.requests_per_second
         print(row("kassa { __typename } / hello", connections, typename, ratio, _goal(ratio, 0.7)))
         fine &= not typename.failed
         for name, query in LISTS.items():
-            ceiling = drive(
-                wrk, shape.url, body_of(query, organization_id), None, connections, seconds, work
-            )
+            ceiling = drive(wrk, shape, body_of(query, organization_id), connections, seconds, work)
             print(row(f"{name} same-shape ceiling", connections, ceiling, None))
-            load = drive(
-                wrk, kassa.url, body_of(query, organization_id), kassa.token, connections,
-                seconds, work,
-            )
+            load = drive(wrk, kassa, body_of(query, organization_id), connections, seconds, work)
             ratio = load.requests_per_second / ceiling.requests_per_second
             goal = _goal(ratio, 0.5) if name in ("wallet-50", "payments-50") else ""
             if name == "wallet-50" and connections == 8:
@@ -634,8 +677,14 @@ async def run(server_url: str, work: Path, seconds: int, profile_name: str | Non
     env = kassa_env(database_url, free_port(), "whsec_" + secrets.token_hex(16), work / "data")
     env["KASSA_ENV"] = "production"
     token = issue_dev_token(
-        secret=env["KASSA_JWT_SECRET"], issuer="kassa", audience="kassa", org_id=ORGANIZATION,
-        role=OrgRole.OWNER, subject="bench", platform_admin=False, now=int(time.time()),
+        secret=env["KASSA_JWT_SECRET"],
+        issuer="kassa",
+        audience="kassa",
+        org_id=ORGANIZATION,
+        role=OrgRole.OWNER,
+        subject="bench",
+        platform_admin=False,
+        now=int(time.time()),
     )
     if profile_name is not None:
         async with kassa_in_process(env, database_url) as base_url:
@@ -649,11 +698,14 @@ async def run(server_url: str, work: Path, seconds: int, profile_name: str | Non
     ]
     children.append(start_child("kassa", [sys.executable, "-m", "kassa.cli", "serve"], env, work))
     try:
+        processes = {child.name: psutil.Process(child.process.pid) for child in children}
         servers = {
-            name: Server(name, f"http://{HOST}:{port}/graphql", None)
+            name: Server(name, f"http://{HOST}:{port}/graphql", None, processes[name])
             for name, port in ports.items()
         }
-        servers["kassa"] = Server("kassa", f"http://{HOST}:{env['KASSA_PORT']}/graphql", token)
+        servers["kassa"] = Server(
+            "kassa", f"http://{HOST}:{env['KASSA_PORT']}/graphql", token, processes["kassa"]
+        )
         for child in children:
             await wait_ready(servers[child.name].url, child)
         organization_id = await organization_of(servers["kassa"].url, token)
@@ -667,9 +719,10 @@ async def run(server_url: str, work: Path, seconds: int, profile_name: str | Non
         stop_children(children)
     async with kassa_in_process(env, database_url) as base_url:
         counted = await statements_per_request(base_url, token, organization_id)
-    print("\nSQL statements per request (kassa, counted in-process): " + ", ".join(
-        f"{name} {count}" for name, count in counted.items()
-    ))
+    print(
+        "\nSQL statements per request (kassa, counted in-process): "
+        + ", ".join(f"{name} {count}" for name, count in counted.items())
+    )
     return 0 if fine else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,6 +43,10 @@ class Caller:
         return PLATFORM_ADMIN in self.roles
 
 
+# Tokens remembered as verified, per process (a few hundred bytes each).
+VERIFIED_CACHED = 4096
+
+
 class TokenVerifier:
     """Verifies kassa bearer tokens against the configured keys."""
 
@@ -57,13 +62,27 @@ class TokenVerifier:
         self._audience = audience
         self._secret = secret
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._verified: dict[str, tuple[Caller, float]] = {}
 
     async def verify(self, token: str) -> Caller:
+        # A token verified once stays valid until it expires: verifying it again on every
+        # request was a third of what an authenticated `{ __typename }` cost.
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
         try:
             claims = await self._decode(token)
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid token: {exc}") from exc
-        return caller_from_claims(claims)
+        caller = caller_from_claims(claims)
+        self._remember(token, caller, float(claims["exp"]))
+        return caller
+
+    def _remember(self, token: str, caller: Caller, expires_at: float) -> None:
+        if len(self._verified) >= VERIFIED_CACHED:
+            # Oldest first out (dicts keep insertion order): a bounded, cheap LRU-ish cache.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (caller, expires_at)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         algorithm = jwt.get_unverified_header(token).get("alg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -112,3 +113,20 @@ async def test_expired_and_wrong_audience_are_refused(jwks_url: str) -> None:
     for claims in (_claims(exp=int(time.time()) - 5), _claims(aud="other"), _claims(iss="x")):
         with pytest.raises(AuthenticationError):
             await verifier.verify(_rs256(claims))
+
+
+async def test_a_verified_token_is_not_verified_again_until_it_expires(jwks_url: str) -> None:
+    # given: a token verified once, then its key gone from the identity provider
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url)
+    token = _rs256(_claims(exp=int(time.time()) + 2))
+    first = await verifier.verify(token)
+    verifier._jwks = None
+
+    # when: asked again while it is valid
+    again = await verifier.verify(token)
+
+    # then: remembered; and refused once it has expired
+    assert again is first
+    await asyncio.sleep(2.1)
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(token)
