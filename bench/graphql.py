@@ -560,6 +560,23 @@ async def statements_per_request(base_url: str, token: str, organization_id: str
     return counted
 
 
+async def cpu_per_request(base_url: str, token: str, organization_id: str, name: str) -> None:
+    """Process CPU (kassa's server and httpx's client together) per request, in-process:
+    for comparing two versions of kassa on a machine too busy for wall-clock numbers."""
+    query = LISTS.get(name, "{ __typename }")
+    body = json.loads(body_of(query, organization_id))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+        for _ in range(30):
+            await client.post("/graphql", json=body)
+        for _ in range(3):
+            started = time.process_time()
+            for _ in range(200):
+                await client.post("/graphql", json=body)
+            used = (time.process_time() - started) * 1000 / 200
+            print(f"{name}: {used:.2f} ms CPU per request (server + client)")
+
+
 async def profile(base_url: str, token: str, organization_id: str, name: str) -> None:
     query = LISTS.get(name, "{ __typename }")
     body = json.loads(body_of(query, organization_id))
@@ -669,7 +686,9 @@ def _goal(ratio: float, goal: float) -> str:
     return f"goal >= {goal}: {'met' if ratio >= goal else 'NOT met'}"
 
 
-async def run(server_url: str, work: Path, seconds: int, profile_name: str | None) -> int:
+async def run(
+    server_url: str, work: Path, seconds: int, profile_name: str | None, cpu_only: bool
+) -> int:
     database_url = with_database(server_url, "kassa_bench_graphql")
     await ensure_database(database_url)
     await apply_migrations(database_url)
@@ -689,7 +708,10 @@ async def run(server_url: str, work: Path, seconds: int, profile_name: str | Non
     if profile_name is not None:
         async with kassa_in_process(env, database_url) as base_url:
             organization_id = await organization_of(f"{base_url}/graphql", token)
-            await profile(base_url, token, organization_id, profile_name)
+            if cpu_only:
+                await cpu_per_request(base_url, token, organization_id, profile_name)
+            else:
+                await profile(base_url, token, organization_id, profile_name)
         return 0
     ports = {"hello": free_port(), "same-shape": free_port()}
     children = [
@@ -730,6 +752,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=8, help="per measurement (default 8)")
     parser.add_argument("--profile", choices=["typename", *LISTS], help="cProfile one query")
+    parser.add_argument(
+        "--cpu", action="store_true", help="with --profile: CPU ms per request instead"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("APP", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -740,7 +765,7 @@ def main() -> int:
     try:
         with embedded_postgres(work) as server_url:
             try:
-                return asyncio.run(run(server_url, work, args.seconds, args.profile))
+                return asyncio.run(run(server_url, work, args.seconds, args.profile, args.cpu))
             except BenchError as exc:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 2
