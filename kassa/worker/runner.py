@@ -92,13 +92,16 @@ class Worker:
                 orphaning.clear()
                 await self._drain(connection, stop, orphaning)
             except Exception as exc:
-                if not unavailable(exc):
-                    raise
+                # Whatever broke the queue's connection (an outage, or asyncpg left in an
+                # undefined state by one: "another operation is in progress"), a worker that
+                # dies applies nothing more; it starts a new connection. Only an error that is
+                # not a known outage is logged with its traceback.
                 log.warning(
                     "job queue unavailable (%s: %s); connecting again in %.1f s",
                     type(exc).__name__,
                     exc,
                     delay,
+                    exc_info=None if unavailable(exc) else exc,
                 )
                 await _wait(stop, delay)
                 delay = min(2 * delay, RECONNECT_MAX_SECONDS)
