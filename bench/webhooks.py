@@ -122,6 +122,9 @@ class Sizes:
     pgbench_seconds: int
     warmup_events: int
     drain_timeout: float
+    servers: int = 1
+    workers: int = WORKERS
+    profile: bool = False
 
     @property
     def overall_timeout(self) -> float:
@@ -192,6 +195,7 @@ class ThroughputResult:
     ingest_elapsed: float
     drain: Drain
     cpu: CpuUse
+    lock_waits: LockWaits
     pgbench_tps: float | None = None
 
     @property
@@ -219,8 +223,13 @@ class Child:
 
 @dataclass(frozen=True, slots=True)
 class Kassa:
-    base_url: str
+    base_urls: list[str]
     children: list[Child]
+    dsn: str
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
 
 
 CPU_GROUPS = ("server", "workers", "postgres", "client")
@@ -238,7 +247,7 @@ class CpuMeter:
     def _processes(self) -> list[tuple[str, psutil.Process]]:
         found = [("client", psutil.Process())]
         for child in self.kassa.children:
-            group = "server" if child.name == "server" else "workers"
+            group = "server" if child.name.startswith("server") else "workers"
             found.append((group, psutil.Process(child.process.pid)))
         postmaster = psutil.Process(int(self.postmaster_pid.read_text().split()[0]))
         found += [("postgres", process) for process in [postmaster, *postmaster.children()]]
@@ -330,22 +339,44 @@ def kassa_env(database_url: str, port: int, webhook_secret: str, data_dir: Path)
     }
 
 
+def kassa_command(name: str, profile: bool) -> list[str]:
+    """`python -m kassa.cli`, under cProfile (stats to LOG_DIR/<name>.prof) when profiling."""
+    if not profile:
+        return [sys.executable, "-m", "kassa.cli"]
+    return [
+        sys.executable,
+        "-m",
+        "cProfile",
+        "-o",
+        str(LOG_DIR / f"{name}.prof"),
+        "-m",
+        "kassa.cli",
+    ]
+
+
 @contextlib.asynccontextmanager
 async def running_kassa(
-    database_url: str, webhook_secret: str, work_dir: Path
+    database_url: str, webhook_secret: str, work_dir: Path, sizes: Sizes
 ) -> AsyncIterator[Kassa]:
-    """`kassa serve` plus WORKERS `kassa worker` processes, stopped on the way out."""
-    port = free_port()
-    env = kassa_env(database_url, port, webhook_secret, work_dir / "kassa-data")
-    kassa = [sys.executable, "-m", "kassa.cli"]
+    """`sizes.servers` `kassa serve` and `sizes.workers` `kassa worker` processes, stopped
+    on the way out."""
     children: list[Child] = []
+    base_urls: list[str] = []
     try:
-        children.append(start_child("server", [*kassa, "serve"], env, work_dir))
-        for number in range(1, WORKERS + 1):
-            children.append(start_child(f"worker-{number}", [*kassa, "worker"], env, work_dir))
-        base_url = f"http://{HOST}:{port}"
-        await wait_until_ready(base_url, children)
-        yield Kassa(base_url, children)
+        for number in range(1, sizes.servers + 1):
+            port = free_port()
+            env = kassa_env(database_url, port, webhook_secret, work_dir / "kassa-data")
+            name = "server" if number == 1 else f"server-{number}"
+            command = [*kassa_command(name, sizes.profile), "serve"]
+            children.append(start_child(name, command, env, work_dir))
+            base_urls.append(f"http://{HOST}:{port}")
+        for number in range(1, sizes.workers + 1):
+            name = f"worker-{number}"
+            command = [*kassa_command(name, sizes.profile), "worker"]
+            children.append(start_child(name, command, env, work_dir))
+        for base_url in base_urls:
+            await wait_until_ready(base_url, children)
+        yield Kassa(base_urls, children, asyncpg_dsn(database_url))
     finally:
         stop_children(children)
 
@@ -582,7 +613,7 @@ async def deliver(client: httpx.AsyncClient, payload: str, secret: str) -> Answe
 
 
 async def send_closed_loop(
-    client: httpx.AsyncClient,
+    clients: Sequence[httpx.AsyncClient],
     payloads: Sequence[str],
     secret: str,
     concurrency: int,
@@ -593,7 +624,7 @@ async def send_closed_loop(
     for payload in payloads:
         queue.put_nowait(payload)
 
-    async def sender() -> None:
+    async def sender(client: httpx.AsyncClient) -> None:
         while True:
             try:
                 payload = queue.get_nowait()
@@ -611,7 +642,7 @@ async def send_closed_loop(
                 else:
                     await asyncio.sleep(0.1 * attempt)
 
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    await asyncio.gather(*(sender(clients[n % len(clients)]) for n in range(concurrency)))
     deliveries.finished = time.perf_counter()
 
 
@@ -620,6 +651,53 @@ def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
     # No pool timeout: waiting for a free connection is part of the latency, bounded in deliver().
     timeout = httpx.Timeout(REQUEST_TIMEOUT, pool=None)
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def http_clients(kassa: Kassa, connections: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One client per `kassa serve` process (a load balancer's round robin, in effect)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(http_client(url, connections))
+            for url in kassa.base_urls
+        ]
+
+
+@dataclass(slots=True)
+class LockWaits:
+    """Sampled every LOCK_SAMPLE_SECONDS: backends of kassa's database waiting for a lock."""
+
+    samples: int = 0
+    waiting: int = 0  # sum over samples of the backends then waiting
+    by_relation: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def waited_seconds(self) -> float:
+        """Estimated backend-seconds spent waiting for locks."""
+        return self.waiting * LOCK_SAMPLE_SECONDS
+
+
+LOCK_SAMPLE_SECONDS = 0.01
+LOCK_SAMPLE = (
+    "SELECT coalesce(l.relation::regclass::text, l.locktype) AS what, count(*) AS n "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE NOT l.granted AND a.datname = current_database() GROUP BY 1"
+)
+
+
+async def sample_lock_waits(dsn: str, waits: LockWaits) -> None:
+    """Until cancelled, count the lock waits of kassa's database (its own connection)."""
+    conn: Connection = await asyncpg.connect(dsn)
+    try:
+        while True:
+            rows = await conn.fetch(LOCK_SAMPLE)
+            waits.samples += 1
+            for row in rows:
+                waits.waiting += int(row["n"])
+                waits.by_relation[str(row["what"])] += int(row["n"])
+            await asyncio.sleep(LOCK_SAMPLE_SECONDS)
+    finally:
+        await conn.close()
 
 
 async def throughput(
@@ -635,11 +713,13 @@ async def throughput(
     batch = await create_payments(conn, label, events)
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
     deliveries = Deliveries()
-    async with http_client(kassa.base_url, concurrency) as client:
+    waits = LockWaits()
+    async with http_clients(kassa, concurrency) as clients:
+        sampling = asyncio.create_task(sample_lock_waits(kassa.dsn, waits))
         cpu_start = meter.snapshot()
         started = time.perf_counter()
         sending = asyncio.create_task(
-            send_closed_loop(client, payloads, secret, concurrency, deliveries)
+            send_closed_loop(clients, payloads, secret, concurrency, deliveries)
         )
         try:
             # Every payment is expected: refused events are sent again (see DELIVERY_ATTEMPTS).
@@ -650,12 +730,14 @@ async def throughput(
             if sending.done() and not sending.cancelled() and sending.exception():
                 raise RuntimeError("a sender failed") from sending.exception()
         finally:
+            sampling.cancel()
+            await asyncio.gather(sampling, return_exceptions=True)
             if not sending.done():
                 sending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sending
     ingest_elapsed = (deliveries.finished or time.perf_counter()) - started
-    return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain, cpu)
+    return ThroughputResult(concurrency, deliveries, ingest_elapsed, drain, cpu, waits)
 
 
 async def ack_latency(
@@ -677,7 +759,7 @@ async def ack_latency(
     # whose queue costs CPU quadratic in its length and would starve kassa of CPU.
     connections = asyncio.Semaphore(ACK_CONNECTIONS)
 
-    async def one(payload: str, scheduled: float) -> None:
+    async def one(payload: str, scheduled: float, client: httpx.AsyncClient) -> None:
         start_lags.append(time.perf_counter() - scheduled)
         async with connections:
             answer = await deliver(client, payload, secret)
@@ -688,9 +770,10 @@ async def ack_latency(
         else:
             deliveries.refused += 1
 
-    async with http_client(kassa.base_url, ACK_CONNECTIONS) as client:
+    async with http_clients(kassa, ACK_CONNECTIONS) as clients:
         # One request first, so the measured ones do not pay for the first connection.
-        await deliver(client, ignored_event(), secret)
+        for client in clients:
+            await deliver(client, ignored_event(), secret)
         tasks: dict[asyncio.Task[None], float] = {}  # each with its scheduled start
         cpu_start = meter.snapshot()
         first = time.perf_counter() + 0.05
@@ -701,7 +784,8 @@ async def ack_latency(
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks[asyncio.create_task(one(payload, scheduled))] = scheduled
+                client = clients[number % len(clients)]
+                tasks[asyncio.create_task(one(payload, scheduled, client))] = scheduled
             # A backlog drains at kassa's pace: wait for it, within reason.
             _, late = await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 2 * seconds)
             now = time.perf_counter()
@@ -858,6 +942,24 @@ def print_throughput(results: Sequence[ThroughputResult], workers: int) -> None:
         "(ingest acks/s: accepted events / wall time the senders spent posting; ack p50/p99: "
         "closed-loop POST latency under this load)"
     )
+    print_lock_waits(results)
+
+
+def print_lock_waits(results: Sequence[ThroughputResult]) -> None:
+    print()
+    print(
+        f"Lock waits (pg_locks sampled every {LOCK_SAMPLE_SECONDS * 1000:g} ms while the "
+        "events drained), per 1,000 applied events"
+    )
+    for result in results:
+        waits = result.lock_waits
+        per = 1000 / max(result.drain.applied, 1)
+        top = ", ".join(f"{what} {n}" for what, n in waits.by_relation.most_common(3)) or "-"
+        print(
+            f"  {result.concurrency:>3} senders: {waits.waiting * per:8.1f} waiting backends "
+            f"seen in {waits.samples} samples; ~{waits.waited_seconds * per * 1000:.0f} ms "
+            f"waited; most on: {top}"
+        )
 
 
 def print_ack(result: AckResult) -> None:
@@ -1025,15 +1127,18 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
     await apply_migrations(kassa_url)
     script = await prepare_pgbench(kassa_url, work_dir)
     webhook_secret = "whsec_" + secrets.token_hex(24)
+    if sizes.profile:
+        await enable_statement_stats(kassa_url, work_dir)
     conn: Connection = await asyncpg.connect(asyncpg_dsn(kassa_url))
     try:
         version = await conn.fetchval("SHOW server_version")
         await skip_reconciliation(conn)
         print(
             f"kassa webhook benchmark: PostgreSQL {version} (embedded), {os.cpu_count()} CPUs, "
-            f"{sizes.events} events per concurrency, {WORKERS} workers; logs in {LOG_DIR}/"
+            f"{sizes.events} events per concurrency, {sizes.servers} server(s), "
+            f"{sizes.workers} workers; logs in {LOG_DIR}/"
         )
-        async with running_kassa(kassa_url, webhook_secret, work_dir) as kassa:
+        async with running_kassa(kassa_url, webhook_secret, work_dir, sizes) as kassa:
             meter = CpuMeter(kassa, pgdata(work_dir) / "postmaster.pid")
             print(f"kassa serve on {kassa.base_url}; warming up with {sizes.warmup_events} events")
             warmup = await throughput(
@@ -1042,6 +1147,8 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
             problems: list[str] = []
             notes: list[str] = []
             check_phase("warm-up", warmup.deliveries, warmup.drain, problems, notes)
+            if sizes.profile:
+                await reset_statement_stats(conn)
             results: list[ThroughputResult] = []
             for concurrency in CONCURRENCIES:
                 print(f"  {concurrency} senders: kassa ...", end="", flush=True)
@@ -1076,10 +1183,15 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
             left, idle_jobs = await leftovers(conn)
             problems += left
             notes += idle_jobs
+            applied = sum(result.drain.applied for result in results) + ack.drain.applied
+            if sizes.profile:
+                await print_statement_profile(conn, applied)
     finally:
         await conn.close()
     copy_postgres_log(work_dir)
-    print_throughput(results, WORKERS)
+    if sizes.profile:
+        print_function_profile(applied + warmup.drain.applied)
+    print_throughput(results, sizes.workers)
     print_ack(ack)
     print_cpu(results, ack)
     print()
@@ -1091,6 +1203,87 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
     for line in scan_logs() or ["no errors, warnings or 4xx/5xx in the logs"]:
         print(f"  log {line}")
     return 1 if problems else 0
+
+
+PROFILE_ROWS = 15
+# Waiting for work, not doing it: left out of the function profile.
+IDLE = re.compile(r"'poll' of 'select.epoll'|selectors.py|^select$")
+
+
+async def enable_statement_stats(server_url: str, work_dir: Path) -> None:
+    """pg_stat_statements needs shared_preload_libraries, so PostgreSQL is restarted once."""
+    conn: Connection = await asyncpg.connect(asyncpg_dsn(with_database(server_url, "postgres")))
+    try:
+        await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        await conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+    finally:
+        await conn.close()
+    command = [str(pgbench_path().parent / "pg_ctl"), "-D", str(pgdata(work_dir)), "-w"]
+    # Its own log file: the server must not inherit (and hold open) this script's pipe.
+    command += ["-l", str(pgdata(work_dir) / "log"), "-m", "fast", "restart"]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "embedded_postgres", "--", *command]
+    output, status = await run_bounded(command, 60)
+    if status != 0:
+        raise BenchError(f"could not restart PostgreSQL with pg_stat_statements: {output}")
+
+
+async def reset_statement_stats(conn: Connection) -> None:
+    await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    await conn.execute("SELECT pg_stat_statements_reset()")
+
+
+async def print_statement_profile(conn: Connection, applied: int) -> None:
+    rows = await conn.fetch(
+        "SELECT calls, total_exec_time, query FROM pg_stat_statements s "
+        "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
+        "AND s.query NOT LIKE '%pg_locks%' "  # this script's lock sampling
+        "ORDER BY total_exec_time DESC"
+    )
+    calls = sum(int(row["calls"]) for row in rows)
+    total = sum(float(row["total_exec_time"]) for row in rows)
+    per = 1 / max(applied, 1)
+    print()
+    print(
+        f"Statements in kassa's database per applied event ({applied} events): {calls * per:.1f} "
+        f"statements, {total * per:.2f} ms executing (pg_stat_statements; top {PROFILE_ROWS})"
+    )
+    print(f"{'calls/event':>11}  {'ms/event':>8}  query")
+    for row in rows[:PROFILE_ROWS]:
+        query = " ".join(str(row["query"]).split())[:110]
+        calls_each, ms_each = int(row["calls"]) * per, float(row["total_exec_time"]) * per
+        print(f"{calls_each:>11.2f}  {ms_each:>8.3f}  {query}")
+
+
+def print_function_profile(applied: int) -> None:
+    """The Python functions that used the most time in each group of kassa processes."""
+    import pstats
+
+    for group, pattern in (("workers", "worker-*.prof"), ("server", "server*.prof")):
+        files = sorted(LOG_DIR.glob(pattern))
+        if not files:
+            continue
+        stats = pstats.Stats(*(str(path) for path in files))
+        per = 1000 / max(applied, 1)
+        rows = sorted(
+            (
+                item
+                for item in stats.stats.items()  # type: ignore[attr-defined]
+                if not IDLE.search(item[0][2])
+            ),
+            key=lambda item: item[1][2],
+            reverse=True,
+        )
+        print()
+        print(
+            f"Python in {group}, own time (tottime) per applied event over the whole run "
+            f"incl. warm-up and idle (cProfile, {len(files)} processes; top {PROFILE_ROWS})"
+        )
+        print(f"{'ms/event':>8}  {'cum ms':>8}  {'calls/event':>11}  function")
+        for (filename, line, name), (_, calls, own, cumulative, _) in rows[:PROFILE_ROWS]:
+            where = f"{Path(filename).parent.name}/{Path(filename).name}:{line}({name})"
+            each = calls / max(applied, 1)
+            print(f"{own * per:>8.3f}  {cumulative * per:>8.3f}  {each:>11.2f}  {where}")
 
 
 def pgdata(work_dir: Path) -> Path:
@@ -1108,11 +1301,20 @@ def parse_args(argv: Sequence[str] | None) -> Sizes:
     parser.add_argument("--events", type=int, help="events per concurrency (default 2000)")
     parser.add_argument("--seconds", type=float, help="ack-latency test length (default 10)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--servers", type=int, default=1, help="kassa serve processes (1)")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help=f"kassa worker processes ({WORKERS})"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="pg_stat_statements and cProfile in every kassa process; tables at the end",
+    )
     args = parser.parse_args(argv)
     events: int = args.events if args.events is not None else (200 if args.quick else 2000)
     seconds: float = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
-    if events < 1 or seconds <= 0:
-        parser.error("--events and --seconds must be positive")
+    if events < 1 or seconds <= 0 or args.servers < 1 or args.workers < 1:
+        parser.error("--events, --seconds, --servers and --workers must be positive")
     return Sizes(
         events=events,
         ack_seconds=seconds,
@@ -1120,6 +1322,9 @@ def parse_args(argv: Sequence[str] | None) -> Sizes:
         warmup_events=min(events, 20 if args.quick else 100),
         # Generous: enough for 20 events/s; a phase that needs longer counts as incomplete.
         drain_timeout=max(60.0, events / 20, seconds * 3),
+        servers=args.servers,
+        workers=args.workers,
+        profile=args.profile,
     )
 
 
