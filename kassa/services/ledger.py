@@ -3,13 +3,22 @@
 Balances are cached on the account rows and changed only by `UPDATE ... SET balance =
 balance + $1` inside the transfer's transaction, so concurrent transfers never lose money
 to a read-then-write race; the unique idempotency key makes a repeated transfer a no-op.
+
+System accounts (those of no organization: stripe_clearing, wallet_spend, credits_*) are
+touched by every organization's movements. Each is split into SYSTEM_SHARDS rows, `<key>`
+and `<key>#1` … `<key>#15`; a transfer posts to the shard its task uses (one per task, so a
+transaction never locks two shards of one account), and `system_balance` sums them. Two
+workers then rarely wait for each other on one row, and every invariant (Σ balances per
+unit = 0, each row = Σ of its transfers) holds row by row as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -64,6 +73,40 @@ def stripe_clearing_account(currency: str) -> AccountRef:
     )
 
 
+SYSTEM_SHARDS = 16
+SHARD_SEPARATOR = "#"
+_system_shard: ContextVar[int | None] = ContextVar("ledger_system_shard", default=None)
+
+
+def use_system_shard(shard: int) -> None:
+    """The shard of system accounts this task (and the tasks it starts) posts to."""
+    _system_shard.set(shard % SYSTEM_SHARDS)
+
+
+def posting_account(account: AccountRef) -> AccountRef:
+    """The row a transfer touches: an organization's account itself, or this task's shard
+    of a system account (picked at random on first use)."""
+    if account.organization_id is not None:
+        return account
+    shard = _system_shard.get()
+    if shard is None:
+        shard = random.randrange(SYSTEM_SHARDS)
+        _system_shard.set(shard)
+    if shard == 0:  # the row from before the split keeps its key
+        return account
+    return replace(account, key=f"{account.key}{SHARD_SEPARATOR}{shard}")
+
+
+async def system_balance(conn: BaseDBAsyncClient, account: AccountRef) -> int:
+    """A system account's balance: the sum of its shards."""
+    rows = await conn.execute_query_dict(
+        "SELECT coalesce(sum(balance), 0) AS balance FROM ledger_accounts "
+        "WHERE key = $1 OR starts_with(key, $1 || $2)",
+        [account.key, SHARD_SEPARATOR],
+    )
+    return int(rows[0]["balance"])
+
+
 async def account_id(conn: BaseDBAsyncClient, account: AccountRef) -> int:
     # Read first: an INSERT ... ON CONFLICT on an existing key waits for whichever
     # transaction last updated that row, which would serialize every transfer touching a
@@ -80,6 +123,19 @@ async def account_id(conn: BaseDBAsyncClient, account: AccountRef) -> int:
     if created is None:
         raise RuntimeError(f"ledger account {account.key} could not be created")
     return created
+
+
+async def _account_ids(
+    conn: BaseDBAsyncClient, debit: AccountRef, credit: AccountRef
+) -> tuple[int, int]:
+    """Both accounts' ids in one round trip once they exist (nearly always)."""
+    rows = await conn.execute_query_dict(
+        "SELECT id, key FROM ledger_accounts WHERE key = ANY($1::text[])", [[debit.key, credit.key]]
+    )
+    found = {row["key"]: int(row["id"]) for row in rows}
+    debit_id = found.get(debit.key) or await account_id(conn, debit)
+    credit_id = found.get(credit.key) or await account_id(conn, credit)
+    return debit_id, credit_id
 
 
 async def _account_id(conn: BaseDBAsyncClient, key: str) -> int | None:
@@ -104,8 +160,8 @@ async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> Transfer
         raise ValueError("a transfer moves a positive amount")
     if transfer.debit.unit != transfer.credit.unit:
         raise ValueError("a transfer moves one unit between accounts of that unit")
-    debit_id = await account_id(conn, transfer.debit)
-    credit_id = await account_id(conn, transfer.credit)
+    debit, credit = posting_account(transfer.debit), posting_account(transfer.credit)
+    debit_id, credit_id = await _account_ids(conn, debit, credit)
     transfer_id = uuid.uuid4()
     # execute_query_dict, not execute_query: tortoise drops the rows of an INSERT/UPDATE
     # ... RETURNING sent through execute_query.

@@ -153,3 +153,32 @@ async def test_debit_keys_from_before_one_key_per_organization_still_answer_retr
         f"wallet:eur@{organization.id}:debit:{digest}",
         f"{scope}:debit:{other}",
     ]
+
+
+async def test_system_accounts_are_split_into_shards_summed_when_read(kassa: Kassa) -> None:
+    # given: top-ups posted from tasks on different shards of stripe_clearing:eur
+    organization = await _organization()
+
+    async def top_up_on(shard: int, amount: int) -> None:
+        ledger.use_system_shard(shard)
+        await _post(_top_up(organization, amount, f"test:{uuid.uuid4()}"))
+
+    before = await _clearing_balance()
+    await asyncio.gather(*(top_up_on(shard, 10 + shard) for shard in range(4)))
+
+    # then: four rows took the four debits, their sum is the account's balance, and every
+    # row equals the sum of its own transfers
+    clearing = ledger.stripe_clearing_account("eur")
+    shards = await LedgerAccount.filter(
+        key__in=[clearing.key, *(f"{clearing.key}#{n}" for n in range(1, 4))]
+    )
+    assert len(shards) == 4
+    assert await _clearing_balance() == before - sum(10 + shard for shard in range(4))
+    wallet = await LedgerAccount.get(key=ledger.wallet_account(organization.id, "eur").key)
+    assert wallet.balance == sum(10 + shard for shard in range(4))
+    await assert_ledger_consistent()
+
+
+async def _clearing_balance() -> int:
+    async with in_transaction() as conn:
+        return await ledger.system_balance(conn, ledger.stripe_clearing_account("eur"))
