@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(30.0, alias="KASSA_WORKER_HEARTBEAT_SECONDS")
     sweep_interval_seconds: float = Field(5.0, alias="KASSA_SWEEP_INTERVAL_SECONDS")
     event_max_attempts: int = Field(12, alias="KASSA_EVENT_MAX_ATTEMPTS")
+    # Events a worker claims and applies in one transaction (a savepoint each). At most 60:
+    # PostgreSQL tracks up to 64 subtransactions per transaction cheaply.
+    event_batch_size: int = Field(50, alias="KASSA_EVENT_BATCH_SIZE", ge=1, le=60)
     # A second payment that still succeeds for an already-paid order is refunded by itself.
     refund_duplicate_payments: bool = Field(True, alias="KASSA_REFUND_DUPLICATE_PAYMENTS")
     reconcile_interval_seconds: float = Field(900.0, alias="KASSA_RECONCILE_INTERVAL_SECONDS")

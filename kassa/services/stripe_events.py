@@ -2,7 +2,11 @@
 
 Processing locks the event row, applies the effect and marks the event handled in one
 transaction: concurrent or repeated deliveries of the same event serialize on that lock
-and find it already handled.
+and find it already handled. Workers claim due events in batches straight from the inbox
+(`FOR NO KEY UPDATE SKIP LOCKED`, woken by NOTIFY on `EVENTS_CHANNEL`) and apply a batch in
+one transaction with a savepoint per event: one bad event is rolled back and recorded as
+failed alone, the others commit with it, and each event's effect still commits together
+with its PROCESSED mark.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from asyncpg import DeadlockDetectedError, LockNotAvailableError
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -37,7 +42,21 @@ from kassa.services.stripe_gateway import (
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[BaseDBAsyncClient, StripeEvent, Mapping[str, object]], Awaitable["Outcome"]]
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """What a handler reads of a stored event (a row, not an ORM object: the hot path)."""
+
+    id: str
+    type: str
+    stripe_created: datetime
+    payload: str
+    api_version: str | None = None
+
+
+Handler = Callable[[BaseDBAsyncClient, InboxEvent, Mapping[str, object]], Awaitable["Outcome"]]
+# Workers LISTEN here; storing an event to apply NOTIFYs in the same statement.
+EVENTS_CHANNEL = "kassa_stripe_events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +95,7 @@ async def receive(
     status, reason = _first_status(event, expected)
     conn = connections.get("default")
     rows = await conn.execute_query_dict(
-        "INSERT INTO stripe_events (id, type, livemode, account, api_version, stripe_created, "
-        "object_id, payload, headers, status, attempts, last_error, received_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
-        "ON CONFLICT (id) DO NOTHING RETURNING status",
+        STORE,
         [
             event.id,
             event.type,
@@ -101,6 +117,25 @@ async def receive(
             "SELECT status FROM stripe_events WHERE id = $1", [event.id]
         )
     return StripeEventStatus(rows[0]["status"])
+
+
+# One round trip: the row, and a wake-up for the workers when it is to be applied (sent at
+# commit; PostgreSQL folds identical notifications of one transaction into one).
+STORE = (
+    "WITH stored AS (INSERT INTO stripe_events (id, type, livemode, account, api_version, "
+    "stripe_created, object_id, payload, headers, status, attempts, last_error, received_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
+    "ON CONFLICT (id) DO NOTHING RETURNING status) "
+    f"SELECT status, CASE WHEN status = 'PENDING' THEN pg_notify('{EVENTS_CHANNEL}', '') END "
+    "AS woken FROM stored"
+)
+
+
+async def wake_workers() -> None:
+    """Tell the workers that events wait (after replaying some, say)."""
+    await connections.get("default").execute_query_dict(
+        "SELECT pg_notify($1, '')", [EVENTS_CHANNEL]
+    )
 
 
 def _first_status(
@@ -174,7 +209,10 @@ async def process(event_id: str, max_attempts: int) -> Processed:
             event = await StripeEvent.select_for_update(no_key=True).using_db(conn).get(id=event_id)
             if event.status not in UNHANDLED:
                 return Processed(event.status, event.attempts)
-            outcome = await _apply(conn, event)
+            stored = InboxEvent(
+                event.id, event.type, event.stripe_created, event.payload, event.api_version
+            )
+            outcome = await _apply(conn, stored)
             event.status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
             event.processed_at = datetime.now(UTC)
             event.attempts += 1
@@ -185,7 +223,18 @@ async def process(event_id: str, max_attempts: int) -> Processed:
     return Processed(event.status, event.attempts)
 
 
-async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How a failed attempt is recorded: retried after a backoff, or dead."""
+
+    status: StripeEventStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str
+    unknown_intent: str | None
+
+
+def _failure(event_id: str, exc: Exception, attempts_before: int, max_attempts: int) -> Failure:
     refused = isinstance(exc, StripeMismatch)
     # A refusal is kassa working as meant: one line, no traceback, and a reason that says so.
     expected = refused or isinstance(exc, OtherApiVersion)
@@ -195,17 +244,132 @@ async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> P
     error = reason.replace("\x00", "\\0")[:2000]
     # A payload that cannot be read fails the same way every time: no point retrying it.
     malformed = isinstance(exc, (KeyError, TypeError, ValueError))
+    attempts = attempts_before + 1
+    dead = malformed or attempts >= max_attempts
+    return Failure(
+        StripeEventStatus.DEAD if dead else StripeEventStatus.FAILED,
+        attempts,
+        None if dead else datetime.now(UTC) + backoff(attempts),
+        error,
+        exc.intent_id if isinstance(exc, payments.UnknownPaymentIntent) else None,
+    )
+
+
+async def _record_failure(event_id: str, exc: Exception, max_attempts: int) -> Processed:
     async with in_transaction() as conn:
         event = await StripeEvent.select_for_update(no_key=True).using_db(conn).get(id=event_id)
+        failure = _failure(event_id, exc, event.attempts, max_attempts)
         if event.status in UNHANDLED:
-            event.attempts += 1
-            dead = malformed or event.attempts >= max_attempts
-            event.status = StripeEventStatus.DEAD if dead else StripeEventStatus.FAILED
-            event.next_attempt_at = None if dead else datetime.now(UTC) + backoff(event.attempts)
-            event.last_error = error
+            event.attempts = failure.attempts
+            event.status = failure.status
+            event.next_attempt_at = failure.next_attempt_at
+            event.last_error = failure.error
             await event.save(using_db=conn)
-    unknown = exc.intent_id if isinstance(exc, payments.UnknownPaymentIntent) else None
-    return Processed(event.status, event.attempts, unknown_intent=unknown)
+    return Processed(event.status, event.attempts, unknown_intent=failure.unknown_intent)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one claimed batch did: each applied or failed event's state, and the events
+    left unclaimed because their card must be read from Stripe first (outside any
+    transaction)."""
+
+    processed: dict[str, Processed]
+    card_reads: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.processed and not self.card_reads
+
+
+CLAIM = (
+    "SELECT id, type, stripe_created, payload, api_version, attempts FROM stripe_events "
+    "WHERE (status = 'PENDING' OR (status = 'FAILED' AND next_attempt_at <= now())) "
+    "AND ($2::text[] IS NULL OR id = ANY($2::text[])) "
+    "ORDER BY received_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED"
+)
+# One statement marks the whole batch.
+MARK = (
+    "UPDATE stripe_events e SET status = m.status, attempts = m.attempts, "
+    "last_error = m.error, next_attempt_at = m.next_at, "
+    "processed_at = CASE WHEN m.status IN ('PROCESSED', 'IGNORED') THEN now() "
+    "ELSE e.processed_at END "
+    "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[]) "
+    "AS m(id, status, attempts, error, next_at) WHERE e.id = m.id"
+)
+# Waiting on another batch's row in the wrong order: not the event's fault. It is left
+# as it was, for the next batch, without counting an attempt.
+LOCK_CONFLICTS = (DeadlockDetectedError, LockNotAvailableError)
+
+
+async def apply_batch(
+    limit: int,
+    max_attempts: int,
+    only: Sequence[str] | None = None,
+    cards_read: bool = False,
+) -> Batch:
+    """Claim up to `limit` due events no other worker holds (`only` these, if given) and
+    apply them in one transaction, each under its own savepoint. Unless `cards_read`, an
+    event whose card must first be read from Stripe is not applied here but returned."""
+    processed: dict[str, Processed] = {}
+    card_reads: list[str] = []
+    marks: list[tuple[str, str, int, str | None, datetime | None]] = []
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(CLAIM, [limit, list(only) if only else None])
+        savepoint = "SAVEPOINT event"
+        for row in rows:
+            event = InboxEvent(
+                row["id"], row["type"], row["stripe_created"], row["payload"], row["api_version"]
+            )
+            if not cards_read and await _card_to_read(conn, event):
+                card_reads.append(event.id)
+                continue
+            await conn.execute_script(savepoint)
+            savepoint = "RELEASE SAVEPOINT event; SAVEPOINT event"
+            try:
+                outcome = await _apply(conn, event)
+            except Exception as exc:
+                await conn.execute_script("ROLLBACK TO SAVEPOINT event")
+                if isinstance(exc, LOCK_CONFLICTS) or isinstance(exc.__cause__, LOCK_CONFLICTS):
+                    log.info("Stripe event %s waits for the next batch: %s", event.id, exc)
+                    continue
+                failure = _failure(event.id, exc, int(row["attempts"]), max_attempts)
+                marks.append(
+                    (
+                        event.id,
+                        failure.status,
+                        failure.attempts,
+                        failure.error,
+                        failure.next_attempt_at,
+                    )
+                )
+                processed[event.id] = Processed(
+                    failure.status, failure.attempts, failure.unknown_intent
+                )
+                continue
+            status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
+            attempts = int(row["attempts"]) + 1
+            marks.append((event.id, status, attempts, None, None))
+            processed[event.id] = Processed(status, attempts)
+        if marks:
+            await conn.execute_query(MARK, [list(column) for column in zip(*marks, strict=True)])
+    return Batch(processed, card_reads)
+
+
+async def _card_to_read(conn: BaseDBAsyncClient, event: InboxEvent) -> bool:
+    """Whether `event` is about a PaymentIntent whose card kassa should read first."""
+    if HANDLERS.get(event.type) is not _payment_intent_changed:
+        return False
+    try:
+        intent = payment_intent_snapshot(json.loads(event.payload)["data"]["object"])
+    except (KeyError, TypeError, ValueError):
+        return False  # unreadable: applying the event records why
+    if intent.card is not None or not intent.payment_method_id:
+        return False
+    rows = await conn.execute_query_dict(
+        "SELECT card_last4 FROM payments WHERE stripe_payment_intent_id = $1", [intent.id]
+    )
+    return bool(rows) and rows[0]["card_last4"] is None
 
 
 async def mark_ignored(event_id: str, reason: str) -> None:
@@ -271,7 +435,7 @@ async def events_page(
     return await paginate(query, first, after, "received_at")
 
 
-async def _apply(conn: BaseDBAsyncClient, event: StripeEvent) -> Outcome | None:
+async def _apply(conn: BaseDBAsyncClient, event: InboxEvent) -> Outcome | None:
     if other_api_version(event.api_version):
         raise OtherApiVersion(_other_version_reason(event.api_version))  # a replay, say
     handler = HANDLERS.get(event.type)
@@ -301,7 +465,7 @@ def _is_about_an_intent(event: StripeEvent) -> bool:
 
 
 async def _payment_intent_changed(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     intent = payment_intent_snapshot(data_object)
     payment = await payments.payment_for_intent(conn, intent.id)
@@ -318,14 +482,14 @@ async def _payment_intent_changed(
 
 
 async def _refund_changed(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     refund = await refunds.apply_refund(conn, refund_snapshot(data_object), event.stripe_created)
     return Outcome(refund.payment_id)  # type: ignore[attr-defined]
 
 
 async def _charge_refunded(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     listed = refunds_of_charge(data_object)
     if listed is None:
@@ -340,7 +504,7 @@ async def _charge_refunded(
 
 
 async def _setup_intent_succeeded(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     method = data_object.get("payment_method")
     method_id = method.get("id") if isinstance(method, Mapping) else method
@@ -358,21 +522,21 @@ async def _setup_intent_succeeded(
 
 
 async def _payment_method_attached(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     await saved_cards.save(conn, payment_method_snapshot(data_object))
     return Outcome()
 
 
 async def _payment_method_detached(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     await saved_cards.mark_detached(payment_method_snapshot(data_object).id)
     return Outcome()
 
 
 async def _checkout_session_changed(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     session = checkout_snapshot(data_object)
     payment = await checkout.apply_checkout_session(conn, session, event.type, event.stripe_created)
@@ -380,7 +544,7 @@ async def _checkout_session_changed(
 
 
 async def _dispute_created(
-    conn: BaseDBAsyncClient, event: StripeEvent, data_object: Mapping[str, object]
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     payment = await disputes.record_dispute(conn, dispute_snapshot(data_object))
     return Outcome(payment.id)

@@ -1,4 +1,5 @@
-"""`POST /webhooks/stripe`: raw body → verify → store in the inbox → apply → 2xx."""
+"""`POST /webhooks/stripe`: raw body → verify → store in the inbox (one statement, which
+also wakes the workers) → 2xx."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import BaseORMException
 
 from kassa.outage import describe, unavailable_response
-from kassa.services import jobs, stripe_events
+from kassa.services import stripe_events
 from kassa.services.runtime import Runtime
 from kassa.services.stripe_gateway import InvalidWebhook, VerifiedEvent, verify_webhook
 
@@ -42,7 +43,7 @@ async def stripe_webhook(request: Request) -> Response:
     except InvalidWebhook as exc:
         return _error(400, str(exc))
     try:
-        stored = await _store_and_enqueue(request, runtime, event, body)
+        stored = await _store(request, runtime, event, body)
     except (BaseORMException, PostgresError, InterfaceError, OSError) as exc:
         # Nothing is committed half-way; a 503 makes Stripe deliver the event again.
         log.error("could not store Stripe event %s: %s", event.id, describe(exc))
@@ -50,20 +51,12 @@ async def stripe_webhook(request: Request) -> Response:
     return JSONResponse({"received": True, "status": stored})
 
 
-async def _store_and_enqueue(
-    request: Request, runtime: Runtime, event: VerifiedEvent, body: bytes
-) -> str:
-    """Store the event and queue it for the workers; its stored status."""
+async def _store(request: Request, runtime: Runtime, event: VerifiedEvent, body: bytes) -> str:
+    """Store the event for the workers; its stored status."""
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     status = await stripe_events.receive(
         event, body.decode("utf-8"), headers, runtime.expected_events
     )
-    if status in stripe_events.UNHANDLED:
-        try:
-            await runtime.jobs.enqueue(jobs.STRIPE_EVENT, event.id)
-        except (OSError, PostgresError) as exc:
-            # Stored is what counts: the workers' sweep queues it if this did not.
-            log.warning("could not queue Stripe event %s: %s", event.id, exc)
     return status.value
 
 

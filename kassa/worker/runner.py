@@ -25,10 +25,10 @@ from kassa.services import (
     rate_limits,
     reconciliation,
     refunds,
-    stripe_events,
 )
 from kassa.services.runtime import Runtime
 from kassa.worker import tasks
+from kassa.worker.events import EventLane
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Worker:
         away, the queue is drained again once it is back; the timers keep ticking."""
         settings = self.runtime.settings
         timers = [
+            asyncio.create_task(EventLane(self.runtime, self.database_url).run(stop)),
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
             asyncio.create_task(
                 _every(settings.sweep_interval_seconds, self.resend_unsent_refunds, stop)
@@ -139,6 +140,8 @@ class Worker:
         runtime = self.runtime
         settings = runtime.settings
 
+        # Events are claimed from the inbox by the event lane (kassa/worker/events.py); this
+        # lane applies the jobs of replays and of an older kassa still in the queue.
         @manager.entrypoint(jobs.STRIPE_EVENT, accepts_context=False)
         async def stripe_event(job: Job) -> None:
             await tasks.apply_stripe_event(runtime, _key(job))
@@ -164,13 +167,8 @@ class Worker:
         return manager
 
     async def sweep(self) -> None:
-        """Queue events never queued (a crash between storing and queueing), retries that
-        are due, and outbox messages due; queued or running ones are skipped."""
-        # Stored-but-never-queued is rare (a crash in between); waiting several sweeps keeps
-        # the sweep from re-queueing a backlog that is merely waiting its turn.
-        grace = timedelta(seconds=10 * self.runtime.settings.sweep_interval_seconds)
-        for event_id in await stripe_events.due(SWEEP_BATCH, pending_grace=grace):
-            await self.runtime.jobs.enqueue(jobs.STRIPE_EVENT, event_id)
+        """Queue outbox messages due (queued or running ones are skipped). Stripe events
+        need no sweep: the event lane claims whatever is due each time it looks."""
         for message_id, kind in await outbox.due(SWEEP_BATCH):
             await self.runtime.jobs.enqueue(jobs.outbox_entrypoint(kind), message_id)
         if self.runtime.settings.rate_limit_backend == "postgres":

@@ -25,7 +25,7 @@ async def apply_stripe_event(runtime: Runtime, event_id: str) -> StripeEventStat
     await stripe_events.read_card_first(event_id, runtime.gateway, settings.event_card_read_seconds)
     processed = await stripe_events.process(event_id, max_attempts)
     if processed.unknown_intent and processed.attempts >= ASK_STRIPE_AFTER_ATTEMPTS:
-        processed = await _resolve_with_stripe(runtime, event_id, processed.unknown_intent)
+        processed = await resolve_with_stripe(runtime, event_id, processed.unknown_intent)
     return processed.status
 
 
@@ -59,7 +59,7 @@ def register_follow_ups(runtime: Runtime) -> None:
     outbox.register_sender(stripe_events.READ_SAVED_CARD, saved_card)
 
 
-async def _resolve_with_stripe(
+async def resolve_with_stripe(
     runtime: Runtime, event_id: str, intent_id: str
 ) -> stripe_events.Processed:
     try:
