@@ -165,11 +165,8 @@ async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> Transfer
     transfer_id = uuid.uuid4()
     # execute_query_dict, not execute_query: tortoise drops the rows of an INSERT/UPDATE
     # ... RETURNING sent through execute_query.
-    inserted = await conn.execute_query_dict(
-        "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, unit, "
-        "kind, payment_id, idempotency_key, debit_balance_after, credit_balance_after, reason, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, now()) "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    moved = await conn.execute_query_dict(
+        TRANSFER,
         [
             transfer_id,
             debit_id,
@@ -182,30 +179,27 @@ async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> Transfer
             transfer.reason,
         ],
     )
-    if not inserted:
+    if not moved:
         return TransferResult(await _existing_transfer(conn, transfer.idempotency_key), False)
-    balances = await _move(conn, debit_id, credit_id, transfer.amount)
-    await conn.execute_query(
-        "UPDATE ledger_transfers SET debit_balance_after = $2, credit_balance_after = $3 "
-        "WHERE id = $1",
-        [transfer_id, balances[debit_id], balances[credit_id]],
-    )
     return TransferResult(transfer_id, True)
 
 
-async def _move(
-    conn: BaseDBAsyncClient, debit_id: int, credit_id: int, amount: int
-) -> dict[int, int]:
-    # Lock rows in id order so two transfers over the same pair of accounts cannot deadlock.
-    deltas = {debit_id: -amount, credit_id: amount}
-    balances: dict[int, int] = {}
-    for account in sorted(deltas):
-        rows = await conn.execute_query_dict(
-            "UPDATE ledger_accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
-            [account, deltas[account]],
-        )
-        balances[account] = int(rows[0]["balance"])
-    return balances
+# One round trip: lock both accounts in id order (two transfers over the same pair never
+# deadlock), write the transfer with the balances after it unless its key exists already,
+# and move the balances only if it was written.
+TRANSFER = (
+    "WITH locked AS (SELECT id, balance FROM ledger_accounts WHERE id IN ($2::bigint, $3::bigint) "
+    "ORDER BY id FOR NO KEY UPDATE), "
+    "inserted AS (INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, "
+    "unit, kind, payment_id, idempotency_key, debit_balance_after, credit_balance_after, "
+    "reason, created_at) SELECT $1::uuid, $2::bigint, $3::bigint, $4::bigint, $5::text, $6::text, "
+    "$7::uuid, $8::text, (SELECT balance FROM locked WHERE id = $2::bigint) - $4::bigint, "
+    "(SELECT balance FROM locked WHERE id = $3::bigint) + $4::bigint, $9::text, now() "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
+    "UPDATE ledger_accounts a SET balance = a.balance + "
+    "CASE WHEN a.id = $2::bigint THEN -$4::bigint ELSE $4::bigint END "
+    "FROM inserted WHERE a.id IN ($2::bigint, $3::bigint) RETURNING a.id"
+)
 
 
 async def _existing_transfer(conn: BaseDBAsyncClient, idempotency_key: str) -> uuid.UUID:

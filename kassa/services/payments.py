@@ -506,14 +506,16 @@ def _is_made_for(payment: Payment, intent: PaymentIntentSnapshot) -> bool:
 
 
 async def payment_for_intent(conn: BaseDBAsyncClient, intent_id: str) -> Payment:
-    payment = (
-        await Payment.select_for_update(no_key=True)
-        .using_db(conn)
-        .get_or_none(stripe_payment_intent_id=intent_id)
+    """The payment of `intent_id`, locked. Every event about a PaymentIntent comes here:
+    plain SQL, so no query is built per event (the row becomes a model as tortoise's own
+    queries make one)."""
+    rows = await conn.execute_query_dict(
+        "SELECT * FROM payments WHERE stripe_payment_intent_id = $1 FOR NO KEY UPDATE",
+        [intent_id],
     )
-    if payment is None:
+    if not rows:
         raise UnknownPaymentIntent(intent_id)
-    return payment
+    return Payment._init_from_db(**rows[0])
 
 
 def target_status(intent: PaymentIntentSnapshot) -> PaymentStatus:
