@@ -11,7 +11,7 @@ from kassa.services.jobs import JobQueue
 from kassa.services.live_updates import PaymentUpdates
 from kassa.services.mail import Mailer
 from kassa.services.rate_limits import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
-from kassa.services.stripe_events import Expectations
+from kassa.services.stripe_events import Expectations, WorkerWakeUp
 from kassa.services.stripe_gateway import StripeGateway
 
 # HS256 keys shorter than the hash are guessable offline from any one token (RFC 7518 3.2).
@@ -29,6 +29,7 @@ class Runtime:
     mailer: Mailer
     host_notifier: HostNotifier
     rate_limiter: RateLimiter
+    events_stored: WorkerWakeUp
 
     @staticmethod
     def check(settings: Settings) -> str:
@@ -76,12 +77,14 @@ class Runtime:
                 if settings.rate_limit_backend == "postgres"
                 else MemoryRateLimiter()
             ),
+            events_stored=WorkerWakeUp(),
         )
 
     async def open(self) -> None:
         await self.jobs.open()
 
     async def close(self) -> None:
+        await self.events_stored.close()
         await self.jobs.close()
         await self.payment_updates.close()
         await self.gateway.aclose()

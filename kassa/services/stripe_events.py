@@ -11,6 +11,7 @@ with its PROCESSED mark.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -55,7 +56,7 @@ class InboxEvent:
 
 
 Handler = Callable[[BaseDBAsyncClient, InboxEvent, Mapping[str, object]], Awaitable["Outcome"]]
-# Workers LISTEN here; storing an event to apply NOTIFYs in the same statement.
+# Workers LISTEN here (WorkerWakeUp NOTIFYs), and look every sweep interval anyway.
 EVENTS_CHANNEL = "kassa_stripe_events"
 
 
@@ -119,16 +120,47 @@ async def receive(
     return StripeEventStatus(rows[0]["status"])
 
 
-# One round trip: the row, and a wake-up for the workers when it is to be applied (sent at
-# commit; PostgreSQL folds identical notifications of one transaction into one).
 STORE = (
-    "WITH stored AS (INSERT INTO stripe_events (id, type, livemode, account, api_version, "
-    "stripe_created, object_id, payload, headers, status, attempts, last_error, received_at) "
+    "INSERT INTO stripe_events (id, type, livemode, account, api_version, stripe_created, "
+    "object_id, payload, headers, status, attempts, last_error, received_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, now()) "
-    "ON CONFLICT (id) DO NOTHING RETURNING status) "
-    f"SELECT status, CASE WHEN status = 'PENDING' THEN pg_notify('{EVENTS_CHANNEL}', '') END "
-    "AS woken FROM stored"
+    "ON CONFLICT (id) DO NOTHING RETURNING status"
 )
+
+
+class WorkerWakeUp:
+    """Tells the workers that events were stored: after the fact, coalesced, one NOTIFY in
+    a transaction of its own for every event stored since the last one.
+
+    A transaction that NOTIFYs holds a database-wide lock from its commit until its WAL is
+    flushed; a NOTIFY inside each webhook's INSERT made every acknowledgement commit one
+    at a time. Sent after the INSERT committed, the wake-up never reaches a worker before
+    the event can be seen; if it is lost (a crash in between), the workers' poll finds it.
+    """
+
+    def __init__(self) -> None:
+        self._due = False
+        self._sending: asyncio.Task[None] | None = None
+
+    def stored(self) -> None:
+        self._due = True
+        # A task suspended in its NOTIFY sees `_due` when it resumes; a finished one does not.
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while self._due:
+            self._due = False
+            try:
+                await wake_workers()
+            except Exception as exc:
+                log.info("could not wake the workers (they look anyway): %s", exc)
+                return
+
+    async def close(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
 
 
 async def wake_workers() -> None:

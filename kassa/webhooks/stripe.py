@@ -1,5 +1,5 @@
-"""`POST /webhooks/stripe`: raw body → verify → store in the inbox (one statement, which
-also wakes the workers) → 2xx."""
+"""`POST /webhooks/stripe`: raw body → verify → store in the inbox (one statement) → 2xx;
+the workers are woken after it."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ async def _store(request: Request, runtime: Runtime, event: VerifiedEvent, body:
     status = await stripe_events.receive(
         event, body.decode("utf-8"), headers, runtime.expected_events
     )
+    if status in stripe_events.UNHANDLED:
+        runtime.events_stored.stored()
     return status.value
 
 
