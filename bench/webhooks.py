@@ -7,6 +7,8 @@ throw-away embedded PostgreSQL in a temporary directory:
     .venv/bin/python bench/webhooks.py             # default run, 2-3 minutes on 2 CPUs
     .venv/bin/python bench/webhooks.py --quick     # smoke run, well under a minute
     .venv/bin/python bench/webhooks.py --events 5000 --seconds 30
+    .venv/bin/python bench/webhooks.py --servers 2 --workers 4     # several processes
+    .venv/bin/python bench/webhooks.py --profile   # + statements and Python functions per event
 
 What it measures (the goals are from the issue that asked for this benchmark):
 
@@ -16,8 +18,10 @@ What it measures (the goals are from the issue that asked for this benchmark):
    C sender tasks pulling from one queue, while 2 separate `kassa worker` processes apply
    them. The clock runs from the first POST until every payment has its ledger transfer
    (polled every 50 ms); events/s = N / elapsed. A non-200 answer is sent again, as Stripe
-   would. Every top-up moves money from the one `stripe_clearing:usd` account to the
-   organization's wallet, as in production.
+   would. Every top-up moves money from `stripe_clearing:usd` (a share of it: kassa splits
+   system accounts) to the organization's wallet, as in production. `--servers`,
+   `--workers` and `--organizations` (payments dealt out to that many wallets) vary this;
+   pg_locks is sampled every 10 ms meanwhile and lock waits are printed per 1,000 events.
 2. pgbench on the same PostgreSQL at the same concurrency (`-c C -j min(C, 2)`), running a
    transaction shaped like kassa's ledger write: `UPDATE` of a balance row picked among 1000,
    `INSERT` of a log row. The table prints kassa events/s / pgbench tps; goal >= 0.4.
@@ -124,6 +128,7 @@ class Sizes:
     drain_timeout: float
     servers: int = 1
     workers: int = WORKERS
+    organizations: int = 1
     profile: bool = False
 
     @property
@@ -139,7 +144,7 @@ class Batch:
     """Payments made for one phase, all in one fresh organization."""
 
     label: str
-    organization_id: uuid.UUID
+    organization_ids: list[uuid.UUID]
     intent_prefix: str
     intent_ids: list[str]
 
@@ -408,23 +413,28 @@ async def wait_until_ready(base_url: str, children: Sequence[Child]) -> None:
 # -- kassa's data ----------------------------------------------------------------------------
 
 
-async def create_payments(conn: Connection, label: str, count: int) -> Batch:
-    """One new organization with `count` wallet top-ups awaiting their payment."""
-    organization_id = uuid.uuid4()
-    tag = organization_id.hex[:8]
-    await conn.execute(
-        "INSERT INTO organizations (id, external_id, name, created_at) VALUES ($1, $2, $3, now())",
-        organization_id,
-        f"bench-{label}-{tag}",
-        f"bench {label}",
-    )
+async def create_payments(
+    conn: Connection, label: str, count: int, organizations: int = 1
+) -> Batch:
+    """`organizations` new organizations with `count` wallet top-ups awaiting their payment,
+    dealt out in turn."""
+    organization_ids = [uuid.uuid4() for _ in range(organizations)]
+    tag = organization_ids[0].hex[:8]
+    for number, organization_id in enumerate(organization_ids):
+        await conn.execute(
+            "INSERT INTO organizations (id, external_id, name, created_at) "
+            "VALUES ($1, $2, $3, now())",
+            organization_id,
+            f"bench-{label}-{tag}-{number}",
+            f"bench {label}",
+        )
     now = datetime.now(UTC)
     prefix = f"pi_bench_{label}_{tag}_"
     intent_ids = [f"{prefix}{number}" for number in range(count)]
     records = [
         (
             uuid.uuid4(),
-            organization_id,
+            organization_ids[number % organizations],
             "WALLET_TOP_UP",
             "REQUIRES_PAYMENT_METHOD",
             AMOUNT,
@@ -434,7 +444,7 @@ async def create_payments(conn: Connection, label: str, count: int) -> Batch:
             now,
             now,
         )
-        for intent_id in intent_ids
+        for number, intent_id in enumerate(intent_ids)
     ]
     await conn.copy_records_to_table(
         "payments",
@@ -452,7 +462,7 @@ async def create_payments(conn: Connection, label: str, count: int) -> Batch:
             "updated_at",
         ],
     )
-    return Batch(label, organization_id, prefix, intent_ids)
+    return Batch(label, organization_ids, prefix, intent_ids)
 
 
 def succeeded_event(intent_id: str, amount: int) -> str:
@@ -496,8 +506,9 @@ def ignored_event() -> str:
     return json.dumps(event)
 
 
-def wallet_key(batch: Batch) -> str:
-    return f"wallet:usd@{batch.organization_id}"  # kassa.services.ledger.wallet_account
+def wallet_keys(batch: Batch) -> list[str]:
+    # kassa.services.ledger.wallet_account
+    return [f"wallet:usd@{organization_id}" for organization_id in batch.organization_ids]
 
 
 async def applied_transfers(conn: Connection, batch: Batch) -> int:
@@ -507,10 +518,10 @@ async def applied_transfers(conn: Connection, batch: Batch) -> int:
     and a join through `payments` costs PostgreSQL far more CPU than the events themselves.
     """
     count = await conn.fetchval(
-        "SELECT count(*) FROM ledger_transfers WHERE credit_account_id = "
-        "(SELECT id FROM ledger_accounts WHERE key = $1) "
+        "SELECT count(*) FROM ledger_transfers WHERE credit_account_id = ANY("
+        "ARRAY(SELECT id FROM ledger_accounts WHERE key = ANY($1::text[]))) "
         "AND idempotency_key LIKE 'payment:%:top_up'",
-        wallet_key(batch),
+        wallet_keys(batch),
     )
     return int(count)
 
@@ -571,14 +582,14 @@ async def verify(conn: Connection, name: str, batch: Batch) -> list[str]:
     """Exactly-once checks on a settled batch: one transfer per SUCCEEDED payment, the
     wallet balance their sum, every event PROCESSED. Counts come from one snapshot."""
     row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM ledger_transfers WHERE credit_account_id = "
-        "  (SELECT id FROM ledger_accounts WHERE key = $1) "
+        "SELECT (SELECT count(*) FROM ledger_transfers WHERE credit_account_id = ANY("
+        "  ARRAY(SELECT id FROM ledger_accounts WHERE key = ANY($1::text[]))) "
         "  AND idempotency_key LIKE 'payment:%:top_up') AS transfers, "
-        "(SELECT count(*) FROM payments WHERE organization_id = $2 AND status = 'SUCCEEDED') "
-        "  AS succeeded, "
-        "(SELECT balance FROM ledger_accounts WHERE key = $1) AS balance",
-        wallet_key(batch),
-        batch.organization_id,
+        "(SELECT count(*) FROM payments WHERE organization_id = ANY($2::uuid[]) "
+        "  AND status = 'SUCCEEDED') AS succeeded, "
+        "(SELECT sum(balance) FROM ledger_accounts WHERE key = ANY($1::text[])) AS balance",
+        wallet_keys(batch),
+        batch.organization_ids,
     )
     assert row is not None
     transfers, succeeded, balance = int(row["transfers"]), int(row["succeeded"]), row["balance"]
@@ -755,7 +766,7 @@ async def throughput(
     label: str,
     sizes: Sizes,
 ) -> ThroughputResult:
-    batch = await create_payments(conn, label, events)
+    batch = await create_payments(conn, label, events, sizes.organizations)
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
     deliveries = Deliveries()
     waits = LockWaits()
@@ -796,7 +807,7 @@ async def ack_latency(
 ) -> AckResult:
     """Open loop: request i starts at t0 + i / rate; latency counts from that moment."""
     total = max(1, round(rate * seconds))
-    batch = await create_payments(conn, "ack", total)
+    batch = await create_payments(conn, "ack", total, sizes.organizations)
     payloads = [succeeded_event(intent_id, AMOUNT) for intent_id in batch.intent_ids]
     deliveries = Deliveries()
     start_lags: list[float] = []
@@ -1181,7 +1192,8 @@ async def bench(server_url: str, sizes: Sizes, work_dir: Path) -> int:
         print(
             f"kassa webhook benchmark: PostgreSQL {version} (embedded), {os.cpu_count()} CPUs, "
             f"{sizes.events} events per concurrency, {sizes.servers} server(s), "
-            f"{sizes.workers} workers; logs in {LOG_DIR}/"
+            f"{sizes.workers} workers, {sizes.organizations} organization(s) per phase; "
+            f"logs in {LOG_DIR}/"
         )
         async with running_kassa(kassa_url, webhook_secret, work_dir, sizes) as kassa:
             meter = CpuMeter(kassa, pgdata(work_dir) / "postmaster.pid")
@@ -1351,6 +1363,13 @@ def parse_args(argv: Sequence[str] | None) -> Sizes:
         "--workers", type=int, default=WORKERS, help=f"kassa worker processes ({WORKERS})"
     )
     parser.add_argument(
+        "--organizations",
+        type=int,
+        default=1,
+        help="organizations the payments of each phase are dealt out to (1: one wallet row "
+        "that every event updates)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="pg_stat_statements and cProfile in every kassa process; tables at the end",
@@ -1358,7 +1377,7 @@ def parse_args(argv: Sequence[str] | None) -> Sizes:
     args = parser.parse_args(argv)
     events: int = args.events if args.events is not None else (200 if args.quick else 2000)
     seconds: float = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
-    if events < 1 or seconds <= 0 or args.servers < 1 or args.workers < 1:
+    if events < 1 or seconds <= 0 or min(args.servers, args.workers, args.organizations) < 1:
         parser.error("--events, --seconds, --servers and --workers must be positive")
     return Sizes(
         events=events,
@@ -1369,6 +1388,7 @@ def parse_args(argv: Sequence[str] | None) -> Sizes:
         drain_timeout=max(60.0, events / 20, seconds * 3),
         servers=args.servers,
         workers=args.workers,
+        organizations=args.organizations,
         profile=args.profile,
     )
 
