@@ -10,6 +10,12 @@ and `<key>#1` … `<key>#15`; a transfer posts to the shard its task uses (one p
 transaction never locks two shards of one account), and `system_balance` sums them. Two
 workers then rarely wait for each other on one row, and every invariant (Σ balances per
 unit = 0, each row = Σ of its transfers) holds row by row as before.
+
+A batch of Stripe events defers its balance moves (`deferring_balances`): each transfer row
+is written at once (its idempotency key decides then), and the moves are applied at the
+end of the batch, every touched account locked in id order in one statement. A worker
+then holds an organization's wallet and a clearing row for the length of that statement,
+not of the whole batch, and two batches never lock accounts in opposite orders.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -163,6 +171,9 @@ async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> Transfer
     debit, credit = posting_account(transfer.debit), posting_account(transfer.credit)
     debit_id, credit_id = await _account_ids(conn, debit, credit)
     transfer_id = uuid.uuid4()
+    deferred = _deferred.get()
+    if deferred is not None:
+        return await _post_deferred(conn, deferred, transfer, transfer_id, debit_id, credit_id)
     # execute_query_dict, not execute_query: tortoise drops the rows of an INSERT/UPDATE
     # ... RETURNING sent through execute_query.
     moved = await conn.execute_query_dict(
@@ -200,6 +211,119 @@ TRANSFER = (
     "CASE WHEN a.id = $2::bigint THEN -$4::bigint ELSE $4::bigint END "
     "FROM inserted WHERE a.id IN ($2::bigint, $3::bigint) RETURNING a.id"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    transfer_id: uuid.UUID
+    debit_id: int
+    credit_id: int
+    amount: int
+
+
+@dataclass(slots=True)
+class DeferredBalances:
+    """The balance moves of transfers written but not yet applied, in posting order."""
+
+    moves: list[_Move] = field(default_factory=list)
+
+    def mark(self) -> int:
+        return len(self.moves)
+
+    def roll_back_to(self, mark: int) -> None:
+        """Forget the moves since `mark` (their transfers were rolled back to a savepoint)."""
+        del self.moves[mark:]
+
+    async def apply(self, conn: BaseDBAsyncClient) -> None:
+        """Lock every touched account in id order, move the balances by their totals and
+        give each transfer the balances after it, as if applied one by one in order."""
+        if not self.moves:
+            return
+        ids = sorted(
+            {move.debit_id for move in self.moves} | {move.credit_id for move in self.moves}
+        )
+        rows = await conn.execute_query_dict(
+            "SELECT id, balance FROM ledger_accounts WHERE id = ANY($1::bigint[]) "
+            "ORDER BY id FOR NO KEY UPDATE",
+            [ids],
+        )
+        balances = {int(row["id"]): int(row["balance"]) for row in rows}
+        totals = dict.fromkeys(ids, 0)
+        after: list[tuple[uuid.UUID, int, int]] = []
+        for move in self.moves:
+            balances[move.debit_id] -= move.amount
+            balances[move.credit_id] += move.amount
+            totals[move.debit_id] -= move.amount
+            totals[move.credit_id] += move.amount
+            after.append((move.transfer_id, balances[move.debit_id], balances[move.credit_id]))
+        transfer_ids, debit_after, credit_after = (
+            list(column) for column in zip(*after, strict=True)
+        )
+        await conn.execute_query_dict(
+            APPLY_MOVES,
+            [ids, [totals[account] for account in ids], transfer_ids, debit_after, credit_after],
+        )
+        self.moves.clear()
+
+
+APPLY_MOVES = (
+    "WITH moved AS (UPDATE ledger_accounts a SET balance = a.balance + m.total "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS m(id, total) WHERE a.id = m.id RETURNING a.id) "
+    "UPDATE ledger_transfers t SET debit_balance_after = m.debit_after, "
+    "credit_balance_after = m.credit_after "
+    "FROM unnest($3::uuid[], $4::bigint[], $5::bigint[]) AS m(id, debit_after, credit_after) "
+    "WHERE t.id = m.id AND (SELECT count(*) FROM moved) > 0"
+)
+_deferred: ContextVar[DeferredBalances | None] = ContextVar("ledger_deferred", default=None)
+
+
+@contextmanager
+def deferring_balances() -> Iterator[DeferredBalances]:
+    """Transfers posted inside (in this task) move no balance until `apply`."""
+    deferred = DeferredBalances()
+    token = _deferred.set(deferred)
+    try:
+        yield deferred
+    finally:
+        _deferred.reset(token)
+
+
+async def apply_deferred(conn: BaseDBAsyncClient) -> None:
+    """Before reading a balance inside a batch: apply what it has deferred so far."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        await deferred.apply(conn)
+
+
+async def _post_deferred(
+    conn: BaseDBAsyncClient,
+    deferred: DeferredBalances,
+    transfer: Transfer,
+    transfer_id: uuid.UUID,
+    debit_id: int,
+    credit_id: int,
+) -> TransferResult:
+    inserted = await conn.execute_query_dict(
+        "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, unit, "
+        "kind, payment_id, idempotency_key, debit_balance_after, credit_balance_after, reason, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, now()) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        [
+            transfer_id,
+            debit_id,
+            credit_id,
+            transfer.amount,
+            transfer.debit.unit,
+            transfer.kind.value,
+            transfer.payment_id,
+            transfer.idempotency_key,
+            transfer.reason,
+        ],
+    )
+    if not inserted:
+        return TransferResult(await _existing_transfer(conn, transfer.idempotency_key), False)
+    deferred.moves.append(_Move(transfer_id, debit_id, credit_id, transfer.amount))
+    return TransferResult(transfer_id, True)
 
 
 async def _existing_transfer(conn: BaseDBAsyncClient, idempotency_key: str) -> uuid.UUID:

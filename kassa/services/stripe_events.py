@@ -26,7 +26,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import checkout, disputes, outbox, payments, refunds, saved_cards
+from kassa.services import checkout, disputes, ledger, outbox, payments, refunds, saved_cards
 from kassa.services.errors import StripeMismatch, check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
@@ -343,49 +343,77 @@ async def apply_batch(
     """Claim up to `limit` due events no other worker holds (`only` these, if given) and
     apply them in one transaction, each under its own savepoint. Unless `cards_read`, an
     event whose card must first be read from Stripe is not applied here but returned."""
-    processed: dict[str, Processed] = {}
-    card_reads: list[str] = []
-    marks: list[tuple[str, str, int, str | None, datetime | None]] = []
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(CLAIM, [limit, list(only) if only else None])
-        savepoint = "SAVEPOINT event"
-        for row in rows:
-            event = InboxEvent(
-                row["id"], row["type"], row["stripe_created"], row["payload"], row["api_version"]
-            )
-            if not cards_read and await _card_to_read(conn, event):
-                card_reads.append(event.id)
-                continue
-            await conn.execute_script(savepoint)
-            savepoint = "RELEASE SAVEPOINT event; SAVEPOINT event"
-            try:
-                outcome = await _apply(conn, event)
-            except Exception as exc:
-                await conn.execute_script("ROLLBACK TO SAVEPOINT event")
-                if isinstance(exc, LOCK_CONFLICTS) or isinstance(exc.__cause__, LOCK_CONFLICTS):
-                    log.info("Stripe event %s waits for the next batch: %s", event.id, exc)
+    batch = Batch({}, [])
+    marks: list[Mark] = []
+    with ledger.deferring_balances() as deferred:
+        async with in_transaction() as conn:
+            rows = await conn.execute_query_dict(CLAIM, [limit, list(only) if only else None])
+            savepoint = "SAVEPOINT event"
+            for row in rows:
+                event = InboxEvent(
+                    row["id"],
+                    row["type"],
+                    row["stripe_created"],
+                    row["payload"],
+                    row["api_version"],
+                )
+                if not cards_read and await _card_to_read(conn, event):
+                    batch.card_reads.append(event.id)
                     continue
-                failure = _failure(event.id, exc, int(row["attempts"]), max_attempts)
-                marks.append(
-                    (
-                        event.id,
-                        failure.status,
-                        failure.attempts,
-                        failure.error,
-                        failure.next_attempt_at,
-                    )
+                await conn.execute_script(savepoint)
+                savepoint = "RELEASE SAVEPOINT event; SAVEPOINT event"
+                mark = await _apply_in_savepoint(
+                    conn, deferred, event, int(row["attempts"]), max_attempts
                 )
-                processed[event.id] = Processed(
-                    failure.status, failure.attempts, failure.unknown_intent
+                if mark is not None:
+                    marks.append(mark)
+                    batch.processed[event.id] = mark.processed
+            await deferred.apply(conn)
+            if marks:
+                await conn.execute_query(
+                    MARK, [list(column) for column in zip(*(m.row for m in marks), strict=True)]
                 )
-                continue
-            status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
-            attempts = int(row["attempts"]) + 1
-            marks.append((event.id, status, attempts, None, None))
-            processed[event.id] = Processed(status, attempts)
-        if marks:
-            await conn.execute_query(MARK, [list(column) for column in zip(*marks, strict=True)])
-    return Batch(processed, card_reads)
+    return batch
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """How one event of a batch is marked, and what the worker learns of it."""
+
+    event_id: str
+    processed: Processed
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+    @property
+    def row(self) -> tuple[str, str, int, str | None, datetime | None]:
+        status, attempts = self.processed.status, self.processed.attempts
+        return (self.event_id, status, attempts, self.error, self.next_attempt_at)
+
+
+async def _apply_in_savepoint(
+    conn: BaseDBAsyncClient,
+    deferred: ledger.DeferredBalances,
+    event: InboxEvent,
+    attempts_before: int,
+    max_attempts: int,
+) -> Mark | None:
+    """Apply `event` after its savepoint; on failure roll back to it and say how to mark
+    the event (None: leave it as it was for the next batch)."""
+    moves = deferred.mark()
+    try:
+        outcome = await _apply(conn, event)
+    except Exception as exc:
+        await conn.execute_script("ROLLBACK TO SAVEPOINT event")
+        deferred.roll_back_to(moves)
+        if isinstance(exc, LOCK_CONFLICTS) or isinstance(exc.__cause__, LOCK_CONFLICTS):
+            log.info("Stripe event %s waits for the next batch: %s", event.id, exc)
+            return None
+        failure = _failure(event.id, exc, attempts_before, max_attempts)
+        processed = Processed(failure.status, failure.attempts, failure.unknown_intent)
+        return Mark(event.id, processed, failure.error, failure.next_attempt_at)
+    status = StripeEventStatus.PROCESSED if outcome else StripeEventStatus.IGNORED
+    return Mark(event.id, Processed(status, attempts_before + 1))
 
 
 async def _card_to_read(conn: BaseDBAsyncClient, event: InboxEvent) -> bool:

@@ -25,6 +25,7 @@ from kassa.services.identity import Caller
 from kassa.services.ledger import (
     Transfer,
     account_id,
+    apply_deferred,
     as_seen_by,
     client_key,
     history,
@@ -93,6 +94,7 @@ async def spendable(
     """Lock the wallet's row (debits and top-up refunds take turns on it); its id and what
     it can still give: the balance less top-up refunds on their way through Stripe."""
     wallet_id = await account_id(conn, wallet_account(organization_id, currency))
+    await apply_deferred(conn)
     rows = await conn.execute_query_dict(
         "SELECT balance FROM ledger_accounts WHERE id = $1 FOR NO KEY UPDATE", [wallet_id]
     )

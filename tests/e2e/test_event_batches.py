@@ -103,4 +103,10 @@ async def test_one_poisoned_event_in_a_batch_of_fifty_dies_alone(kassa: Kassa) -
     )
     wallet = await LedgerAccount.get(key=ledger.wallet_account(organization_id, "usd").key)
     assert wallet.balance == sum(payment.amount for payment in good)
+    # the batch moved the balances at its end; each transfer still shows the wallet's balance
+    # right after it, as if applied one by one
+    running = 0
+    for after, amount in sorted((t.credit_balance_after, t.amount) for t in transfers):
+        running += amount
+        assert after == running
     await assert_ledger_consistent()
