@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from asyncpg import DeadlockDetectedError, LockNotAvailableError
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
@@ -436,21 +435,6 @@ async def mark_ignored(event_id: str, reason: str) -> None:
     await StripeEvent.filter(id=event_id, status__in=UNHANDLED).update(
         status=StripeEventStatus.IGNORED, last_error=reason[:2000], next_attempt_at=None
     )
-
-
-async def due(limit: int, pending_grace: timedelta) -> list[str]:
-    """Events a worker should try now: never queued (crash after storing), or retries due."""
-    now = datetime.now(UTC)
-    rows = (
-        await StripeEvent.filter(
-            Q(status=StripeEventStatus.PENDING, received_at__lt=now - pending_grace)
-            | Q(status=StripeEventStatus.FAILED, next_attempt_at__lte=now)
-        )
-        .order_by("received_at")
-        .limit(limit)
-        .values_list("id", flat=True)
-    )
-    return [str(row) for row in rows]
 
 
 async def replay(event_ids: list[str]) -> list[str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 
 from tortoise.transactions import in_transaction
@@ -40,8 +38,9 @@ async def _payments(count: int) -> tuple[uuid.UUID, list[Payment]]:
     return organization.id, made
 
 
-async def _store_at_once(payloads: list[str]) -> None:
-    """All in one transaction: a worker sees the whole batch at the same moment."""
+async def _store_and_apply_at_once(payloads: list[str]) -> stripe_events.Batch:
+    """Store the events and apply them as one batch, in a transaction around both: no
+    worker sees them before (they are not committed) or after (they are handled)."""
     async with in_transaction() as conn:
         for payload in payloads:
             event = json.loads(payload)
@@ -51,17 +50,8 @@ async def _store_at_once(payloads: list[str]) -> None:
                 "VALUES ($1, $2, false, now(), $3, $4, '{}', 'PENDING', 0, clock_timestamp())",
                 [event["id"], event["type"], event["data"]["object"].get("id"), payload],
             )
-        await conn.execute_query_dict("SELECT pg_notify($1, '')", [stripe_events.EVENTS_CHANNEL])
-
-
-async def _settled(event_ids: list[str]) -> list[StripeEvent]:
-    deadline = time.monotonic() + 30
-    while True:
-        events = await StripeEvent.filter(id__in=event_ids)
-        if all(event.status not in ("PENDING", "FAILED") for event in events):
-            return events
-        assert time.monotonic() < deadline, [(e.id, e.status) for e in events]
-        await asyncio.sleep(0.1)
+        ids = [json.loads(payload)["id"] for payload in payloads]
+        return await stripe_events.apply_batch(len(payloads), max_attempts=12, only=ids)
 
 
 async def test_one_poisoned_event_in_a_batch_of_fifty_dies_alone(kassa: Kassa) -> None:
@@ -83,16 +73,15 @@ async def test_one_poisoned_event_in_a_batch_of_fifty_dies_alone(kassa: Kassa) -
     event_ids = [json.loads(payload)["id"] for payload in payloads]
 
     # when
-    await _store_at_once(payloads)
-    events = {event.id: event for event in await _settled(event_ids)}
+    batch = await _store_and_apply_at_once(payloads)
 
-    # then: the poisoned event is dead after one attempt, the 49 others applied once, all
-    # in one transaction (they share its start time as their processed_at)
+    # then: the poisoned event is dead after one attempt, the 49 others applied once
+    assert len(batch.processed) == BATCH
+    events = {event.id: event for event in await StripeEvent.filter(id__in=event_ids)}
     dead = events.pop(poisoned["id"])
     assert (dead.status, dead.attempts) == ("DEAD", 1)
     assert dead.last_error is not None and dead.last_error.startswith("KeyError")
     assert {(event.status, event.attempts) for event in events.values()} == {("PROCESSED", 1)}
-    assert len({event.processed_at for event in events.values()}) == 1
     good = [payment for number, payment in enumerate(payments) if number != BATCH // 2]
     assert await Payment.filter(
         id__in=[payment.id for payment in good], status=PaymentStatus.SUCCEEDED
