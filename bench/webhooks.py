@@ -639,21 +639,31 @@ class WebhookClient:
         ).encode()
 
     async def post(self, body: bytes, signature: str) -> tuple[int, bytes]:
+        fields = f"Stripe-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+        request = self.head + fields.encode() + body
         async with self.slots:
-            reader, writer = self.idle.pop() if self.idle else await self._connect()
-            try:
-                fields = f"Stripe-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
-                writer.write(self.head + fields.encode() + body)
-                await writer.drain()
-                status, answer, keep = await self._answer(reader)
-            except BaseException:
-                writer.close()
-                raise
-            if keep:
-                self.idle.append((reader, writer))
-            else:
-                writer.close()
-            return status, answer
+            while self.idle:
+                # A kept-alive connection the server closed meanwhile (its keep-alive timeout)
+                # fails before any answer: send again on the next one, as HTTP clients do.
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    return await self._exchange(*self.idle.pop(), request)
+            return await self._exchange(*await self._connect(), request)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> tuple[int, bytes]:
+        try:
+            writer.write(request)
+            await writer.drain()
+            status, answer, keep = await self._answer(reader)
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self.idle.append((reader, writer))
+        else:
+            writer.close()
+        return status, answer
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(self.host, self.port)
