@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Coroutine
 
 import asyncpg
 
@@ -77,8 +78,8 @@ class EventLane:
         settings = self.runtime.settings
         handled = 0
         while True:
-            batch = await stripe_events.apply_batch(
-                settings.event_batch_size, settings.event_max_attempts
+            batch = await _in_own_task(
+                stripe_events.apply_batch(settings.event_batch_size, settings.event_max_attempts)
             )
             if batch.card_reads:
                 await self._read_cards_then_apply(batch)
@@ -97,8 +98,13 @@ class EventLane:
                 for event_id in batch.card_reads
             )
         )
-        applied = await stripe_events.apply_batch(
-            len(batch.card_reads), settings.event_max_attempts, batch.card_reads, cards_read=True
+        applied = await _in_own_task(
+            stripe_events.apply_batch(
+                len(batch.card_reads),
+                settings.event_max_attempts,
+                batch.card_reads,
+                cards_read=True,
+            )
         )
         batch.processed.update(applied.processed)
 
@@ -106,6 +112,15 @@ class EventLane:
         for event_id, processed in batch.processed.items():
             if processed.unknown_intent and processed.attempts >= tasks.ASK_STRIPE_AFTER_ATTEMPTS:
                 await tasks.resolve_with_stripe(self.runtime, event_id, processed.unknown_intent)
+
+
+async def _in_own_task(
+    batch: Coroutine[object, object, stripe_events.Batch],
+) -> stripe_events.Batch:
+    """Run a batch in a task of its own, as a job would: a transaction cut off by the
+    database going away can leave tortoise's transaction context set in the task that ran
+    it, and the lane's next batch would then find itself inside a dead transaction."""
+    return await asyncio.create_task(batch)
 
 
 async def _first(*events: asyncio.Event, seconds: float) -> None:

@@ -58,8 +58,8 @@ class Worker:
         """Work until `stop` is set; jobs in flight finish first. When the database goes
         away, the queue is drained again once it is back; the timers keep ticking."""
         settings = self.runtime.settings
+        events = asyncio.create_task(EventLane(self.runtime, self.database_url).run(stop))
         timers = [
-            asyncio.create_task(EventLane(self.runtime, self.database_url).run(stop)),
             asyncio.create_task(_every(settings.sweep_interval_seconds, self.sweep, stop)),
             asyncio.create_task(
                 _every(settings.sweep_interval_seconds, self.resend_unsent_refunds, stop)
@@ -76,7 +76,10 @@ class Worker:
         finally:
             for timer in timers:
                 timer.cancel()
-            await asyncio.gather(*timers, return_exceptions=True)
+            if not stop.is_set():
+                events.cancel()
+            # Once `stop` is set, the event lane ends by itself after its batch in flight.
+            await asyncio.gather(events, *timers, return_exceptions=True)
 
     async def _drain_reconnecting(self, stop: asyncio.Event) -> None:
         delay = RECONNECT_FIRST_SECONDS
