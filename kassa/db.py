@@ -136,6 +136,13 @@ class LimitedClient(AsyncpgDBClient):
         return pool
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the pool beyond asyncpg's own rollback of
+    an open transaction: nothing. kassa keeps no session state on pooled connections (no
+    SET, LISTEN or advisory lock: live updates, the event lane and leases use connections of
+    their own), so asyncpg's default `RESET ALL` round trip on every release is skipped."""
+
+
 def _pool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     # asyncpg.create_pool's defaults for what tortoise does not pass.
     options: dict[str, Any] = {
@@ -144,7 +151,7 @@ def _pool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "connect": None,
         "setup": None,
         "init": None,
-        "reset": None,
+        "reset": _keep_session,
         "record_class": asyncpg.Record,
         "loop": None,
     }
