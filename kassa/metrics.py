@@ -60,33 +60,42 @@ def _inbox_families(stats: stripe_events.InboxStats) -> list[GaugeMetricFamily]:
     )
     for event_type, status, count in stats.by_type_and_status:
         events.add_metric([event_type, status.lower()], count)
-    retried = GaugeMetricFamily(
-        "kassa_stripe_event_retries",
-        "Processing attempts beyond the first, by type",
-        labels=["type"],
-    )
-    for event_type, count in stats.retried_by_type:
-        retried.add_metric([event_type], count)
     lag = GaugeMetricFamily(
         "kassa_stripe_event_processing_lag_seconds",
         "Age of the oldest event not handled yet (0 when none waits)",
         value=stats.oldest_unhandled_seconds,
     )
-    refused = GaugeMetricFamily(
-        "kassa_stripe_events_refused",
-        "Events not applied because their money disagrees with kassa's record, by type",
-        labels=["type"],
-    )
-    for event_type, count in stats.refused_by_type:
-        refused.add_metric([event_type], count)
-    other_version = GaugeMetricFamily(
-        "kassa_stripe_events_other_api_version",
-        "Events written for another Stripe API version than kassa pins: stored, not applied",
-        labels=["api_version"],
-    )
-    for api_version, count in stats.other_api_version:
-        other_version.add_metric([api_version], count)
-    return [events, retried, lag, refused, other_version]
+    return [
+        events,
+        _counted(
+            "kassa_stripe_event_retries",
+            "Processing attempts beyond the first, by type",
+            "type",
+            stats.retried_by_type,
+        ),
+        lag,
+        _counted(
+            "kassa_stripe_events_refused",
+            "Events not applied because their money disagrees with kassa's record, by type",
+            "type",
+            stats.refused_by_type,
+        ),
+        _counted(
+            "kassa_stripe_events_other_api_version",
+            "Events written for another Stripe API version than kassa pins: stored, not applied",
+            "api_version",
+            stats.other_api_version,
+        ),
+    ]
+
+
+def _counted(
+    name: str, documentation: str, label: str, counts: list[tuple[str, int]]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in counts:
+        family.add_metric([value], count)
+    return family
 
 
 def _exposition(families: list[GaugeMetricFamily]) -> bytes:

@@ -178,17 +178,7 @@ async def post_transfer(conn: BaseDBAsyncClient, transfer: Transfer) -> Transfer
     # ... RETURNING sent through execute_query.
     moved = await conn.execute_query_dict(
         TRANSFER,
-        [
-            transfer_id,
-            debit_id,
-            credit_id,
-            transfer.amount,
-            transfer.debit.unit,
-            transfer.kind.value,
-            transfer.payment_id,
-            transfer.idempotency_key,
-            transfer.reason,
-        ],
+        _transfer_row(transfer, transfer_id, debit_id, credit_id),
     )
     if not moved:
         return TransferResult(await _existing_transfer(conn, transfer.idempotency_key), False)
@@ -308,22 +298,29 @@ async def _post_deferred(
         "kind, payment_id, idempotency_key, debit_balance_after, credit_balance_after, reason, "
         "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, now()) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        [
-            transfer_id,
-            debit_id,
-            credit_id,
-            transfer.amount,
-            transfer.debit.unit,
-            transfer.kind.value,
-            transfer.payment_id,
-            transfer.idempotency_key,
-            transfer.reason,
-        ],
+        _transfer_row(transfer, transfer_id, debit_id, credit_id),
     )
     if not inserted:
         return TransferResult(await _existing_transfer(conn, transfer.idempotency_key), False)
     deferred.moves.append(_Move(transfer_id, debit_id, credit_id, transfer.amount))
     return TransferResult(transfer_id, True)
+
+
+def _transfer_row(
+    transfer: Transfer, transfer_id: uuid.UUID, debit_id: int, credit_id: int
+) -> list[object]:
+    """The values of a transfer's row, in the order both INSERTs name its columns."""
+    return [
+        transfer_id,
+        debit_id,
+        credit_id,
+        transfer.amount,
+        transfer.debit.unit,
+        transfer.kind.value,
+        transfer.payment_id,
+        transfer.idempotency_key,
+        transfer.reason,
+    ]
 
 
 async def _existing_transfer(conn: BaseDBAsyncClient, idempotency_key: str) -> uuid.UUID:

@@ -321,7 +321,7 @@ async def confirm_intent(
     return confirmed
 
 
-def _observed_now() -> datetime:
+def observed_now() -> datetime:
     # Stripe's event times have whole seconds; an observation is stamped the same way.
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -373,14 +373,14 @@ async def record_payment_intent(payment_id: uuid.UUID, intent: PaymentIntentSnap
     """Apply an intent Stripe answered with, through the same path as its events."""
     async with in_transaction() as conn:
         locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
-        await apply_payment_intent(conn, locked, intent, _observed_now())
+        await apply_payment_intent(conn, locked, intent, observed_now())
 
 
 async def record_checkout_session(payment_id: uuid.UUID, session: CheckoutSnapshot) -> None:
     """Apply a Checkout Session Stripe answered with, through the same path as its events."""
     async with in_transaction() as conn:
         locked = await Payment.select_for_update(no_key=True).using_db(conn).get(id=payment_id)
-        await apply_checkout_session_to(conn, locked, session, None, _observed_now())
+        await apply_checkout_session_to(conn, locked, session, None, observed_now())
 
 
 async def apply_checkout_session_to(

@@ -84,7 +84,7 @@ async def _reconcile_session(session: CheckoutSnapshot) -> Fix | None:
         return None  # not kassa's; or never recorded, then its intent's metadata names it
     before = payment.status
     async with in_transaction() as conn:
-        await checkout.apply_checkout_session(conn, session, None, _observed_now())
+        await checkout.apply_checkout_session(conn, session, None, payments.observed_now())
     await payment.refresh_from_db(fields=["status"])
     if payment.status is before:
         return None
@@ -113,7 +113,7 @@ async def _reconcile_refund(snapshot: RefundSnapshot) -> Fix | None:
     before = known.status if known is not None else None
     try:
         async with in_transaction() as conn:
-            refund = await refunds.apply_refund(conn, snapshot, _observed_now())
+            refund = await refunds.apply_refund(conn, snapshot, payments.observed_now())
     except refunds.UnknownRefund:
         return None  # a refund of a payment that is not kassa's
     if refund.status is before:
@@ -137,11 +137,6 @@ def _fix(payment: Payment, key: str, stripe_id: str, what: str, before: object) 
         "from": str(before) if before is not None else None,
         "to": str(payment.status),
     }
-
-
-def _observed_now() -> datetime:
-    # Stripe's times have whole seconds; an observation is stamped the same way.
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 async def last_started() -> datetime | None:

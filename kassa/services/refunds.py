@@ -243,11 +243,7 @@ async def _send_to_stripe(refund: Refund, payment: Payment, gateway: StripeGatew
         )
         raise payments.provider_error(exc) from exc
     async with in_transaction() as conn:
-        await apply_refund(conn, snapshot, _observed_now())
-
-
-def _observed_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+        await apply_refund(conn, snapshot, payments.observed_now())
 
 
 async def resend_unsent(gateway: StripeGateway, older_than: timedelta, each_seconds: float) -> int:
@@ -493,7 +489,7 @@ async def sync_charge(charge_id: str, gateway: StripeGateway) -> None:
     """Apply every refund Stripe has for a charge (a `charge.refunded` without its list)."""
     for snapshot in await gateway.refunds_for_charge(charge_id):
         async with in_transaction() as conn:
-            await apply_refund(conn, snapshot, _observed_now())
+            await apply_refund(conn, snapshot, payments.observed_now())
 
 
 async def visible_refund(caller: Caller, refund_id: uuid.UUID | None) -> Refund | None:
