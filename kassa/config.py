@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # when unset. Changing it makes every link sent so far invalid.
     link_secret: str | None = Field(None, alias="KASSA_LINK_SECRET")
     pay_link_days: int = Field(7, alias="KASSA_PAY_LINK_DAYS", gt=0)
+    # How long after a failed payment its retry mail waits: a payer still at the card form
+    # tries another card meanwhile, and is mailed only if the payment is still unpaid then.
+    recovery_mail_delay_seconds: float = Field(
+        1800.0, alias="KASSA_RECOVERY_MAIL_DELAY_SECONDS", ge=0
+    )
 
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")

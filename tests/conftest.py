@@ -82,10 +82,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def kassa_socket() -> Iterator[socket.socket]:
+    """kassa's listening socket, bound first so that its address is in the settings."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+@pytest.fixture(scope="session")
 def settings(
-    local_stripe: LocalStripe, smtp: Inbox, tmp_path_factory: pytest.TempPathFactory
+    local_stripe: LocalStripe,
+    smtp: Inbox,
+    tmp_path_factory: pytest.TempPathFactory,
+    kassa_socket: socket.socket,
 ) -> Settings:
     return Settings(
+        KASSA_PUBLIC_URL=f"http://127.0.0.1:{kassa_socket.getsockname()[1]}",
         KASSA_ENV=Environment.DEVELOPMENT,
         KASSA_DATA_DIR=Path(tmp_path_factory.mktemp("kassa-state")),
         STRIPE_SECRET_KEY=SECRET_KEY,
@@ -102,6 +115,8 @@ def settings(
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,
         KASSA_CREDIT_EXPIRY_INTERVAL_SECONDS=1.0,
+        # Retry mails at once (tests/e2e/test_recovery.py tests the wait by itself).
+        KASSA_RECOVERY_MAIL_DELAY_SECONDS=0,
         # Every test shares 127.0.0.1; the limits have tests of their own (test_rate_limits).
         KASSA_RATE_LIMIT_PER_ADDRESS=0,
         KASSA_RATE_LIMIT_PER_CALLER=0,
@@ -110,10 +125,9 @@ def settings(
 
 @pytest.fixture(scope="session")
 async def kassa(
-    settings: Settings, database_url: str, local_stripe: LocalStripe
+    settings: Settings, database_url: str, local_stripe: LocalStripe, kassa_socket: socket.socket
 ) -> AsyncIterator[Kassa]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = kassa_socket
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, database_url), log_level="warning", lifespan="on")
@@ -136,7 +150,6 @@ async def kassa(
     await browser_http.close_async()  # type: ignore[no-untyped-call]
     server.should_exit = True
     await serving
-    sock.close()
 
 
 def _stripe_client(local_stripe: LocalStripe, http: stripe.HTTPXClient) -> stripe.StripeClient:

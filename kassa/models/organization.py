@@ -17,6 +17,9 @@ class Organization(Model):
     notify_secret = fields.CharField(max_length=128, null=True)
     # Credits a refund clawed back beyond what was left; the next credit purchase pays it.
     credit_debt = fields.BigIntField(default=0)
+    # Who is told when the organization's own payments fail (retry mails); when unset, the
+    # failed payment's receipt address is.
+    billing_email = fields.CharField(max_length=320, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -83,6 +83,12 @@ class Payment(Model):
     dispute_status = fields.CharField(max_length=64, null=True)
     dispute_reason = fields.CharField(max_length=64, null=True)
     dispute_amount = fields.BigIntField(null=True)
+    # The latest failed attempt a retry mail was considered for: a mail queued for an
+    # earlier one is not sent (a payer who tried three cards gets one mail, not three).
+    recovery_attempt = fields.CharField(max_length=255, null=True)
+    # The card last entered on kassa's own payment page (`/pay/…`): its declines are shown
+    # to the payer on the page, never mailed.
+    pay_page_payment_method_id = fields.CharField(max_length=255, null=True)
     # Stripe `created` time of the last event applied, so older events cannot regress state.
     last_stripe_event_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -36,3 +36,11 @@ async def set_host_notifications(
     return await host_notifications.configure(
         context.require_caller(), decode(IdKind.ORGANIZATION, organization_id), url
     )
+
+
+async def set_billing_email(
+    context: Context, organization_id: str, email: str | None
+) -> models.Organization:
+    return await organizations.set_billing_email(
+        context.require_caller(), decode(IdKind.ORGANIZATION, organization_id), email
+    )

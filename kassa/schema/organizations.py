@@ -135,6 +135,11 @@ class Organization(Node):
         )
         return Connection.of(page)
 
+    billing_email: str | None = strawberry.field(
+        description="Where failed payments of its own are mailed, with a link to pay again; "
+        "when null, each payment's receipt address"
+    )
+
 
 @strawberry.type(description="The caller's place in an organization")
 class Membership:
@@ -192,6 +197,30 @@ class SetHostNotificationsInput:
     )
 
 
+@strawberry.type(description="setBillingEmail saved the address")
+class BillingEmailSet:
+    organization: models.Organization = strawberry.field(
+        graphql_type=Organization, description="The organization, with its billingEmail"
+    )
+
+
+BillingEmailResult = Annotated[
+    BillingEmailSet | UserError,
+    strawberry.union(
+        "BillingEmailResult",
+        description="What setBillingEmail answers: BillingEmailSet, or a UserError",
+    ),
+]
+
+
+@strawberry.input(description="Where to mail an organization's failed payments")
+class SetBillingEmailInput:
+    organization_id: strawberry.ID = strawberry.field(description="The organization (org_…)")
+    email: str | None = strawberry.field(
+        description="A mail address; null to mail each payment's receipt address instead"
+    )
+
+
 @strawberry.type
 class OrganizationQuery:
     @strawberry.field(description="Who is calling")
@@ -229,3 +258,17 @@ class OrganizationMutation:
         return HostNotificationsConfigured(
             url=organization.notify_url or "", signing_secret=organization.notify_secret or ""
         )
+
+    @strawberry.mutation(
+        description="Where failed payments of the organization's own are mailed, with a "
+        "retry link; owners and admins. Errors: NOT_FOUND, FORBIDDEN, INVALID_INPUT"
+    )
+    async def set_billing_email(
+        self,
+        info: Info,
+        input: Annotated[SetBillingEmailInput, strawberry.argument(description="The address")],
+    ) -> BillingEmailResult:
+        organization = await organization_resolvers.set_billing_email(
+            info.context, input.organization_id, input.email
+        )
+        return BillingEmailSet(organization=organization)

@@ -8,6 +8,7 @@ from tortoise.transactions import in_transaction
 
 from kassa.ids import IdKind, decode, kind_of
 from kassa.models import Organization
+from kassa.services.addresses import check_email
 from kassa.services.errors import DomainError, ErrorCode, not_found
 from kassa.services.identity import Caller, OrgRole
 from kassa.services.stripe_gateway import StripeGateway
@@ -62,6 +63,19 @@ async def require_visible(caller: Caller, organization_id: uuid.UUID | None) -> 
     organization = await visible(caller, organization_id)
     if organization is None:
         raise not_found("organization", "organizationId")
+    return organization
+
+
+async def set_billing_email(
+    caller: Caller, organization_id: uuid.UUID | None, email: str | None
+) -> Organization:
+    """Where the organization's failed payments are mailed (None: their receipt address)."""
+    organization = await require_visible(caller, organization_id)
+    if not can_manage(caller, organization):
+        raise DomainError(ErrorCode.FORBIDDEN, "only owners and admins set this", "email")
+    check_email(email, "email")
+    organization.billing_email = email
+    await organization.save(update_fields=["billing_email"])
     return organization
 
 

@@ -25,6 +25,14 @@ BACKOFF_CAP = timedelta(hours=1)
 _senders: dict[str, Sender] = {}
 
 
+class NotYet(Exception):
+    """A sender's answer for a message not due yet: it waits until `at`, no attempt counted."""
+
+    def __init__(self, at: datetime) -> None:
+        super().__init__(f"not before {at.isoformat()}")
+        self.at = at
+
+
 def register_sender(kind: str, sender: Sender) -> None:
     """The function that performs messages of `kind` (mail, host notification, ...)."""
     _senders[kind] = sender
@@ -32,13 +40,14 @@ def register_sender(kind: str, sender: Sender) -> None:
 
 async def add(
     conn: BaseDBAsyncClient, kind: str, dedupe_key: str, payload: Mapping[str, object]
-) -> None:
-    """Write a message within the caller's transaction; a repeated dedupe key is a no-op."""
+) -> bool:
+    """Write a message within the caller's transaction; a repeated dedupe key is a no-op.
+    Whether this call wrote it."""
     message = OutboxMessage(id=uuid.uuid4(), kind=kind, dedupe_key=dedupe_key, payload=payload)
-    await conn.execute_query(
+    written = await conn.execute_query_dict(
         "INSERT INTO outbox_messages (id, kind, dedupe_key, payload, status, attempts, "
         "next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'PENDING', 0, now(), now()) "
-        "ON CONFLICT (dedupe_key) DO NOTHING",
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1",
         [
             message.id,
             kind,
@@ -46,6 +55,7 @@ async def add(
             OutboxMessage._meta.fields_map["payload"].to_db_value(payload, message),
         ],
     )
+    return bool(written)
 
 
 async def due(limit: int) -> list[tuple[str, str]]:
@@ -70,6 +80,10 @@ async def send(message_id: str) -> OutboxStatus | None:
         if sender is None:
             raise LookupError(f"no sender for outbox messages of kind {message.kind!r}")
         await sender(message.payload)
+    except NotYet as later:
+        message.next_attempt_at = later.at
+        await message.save(update_fields=["next_attempt_at"])
+        return message.status
     except Exception as exc:
         return await _failed(message, exc)
     message.status, message.sent_at = OutboxStatus.SENT, datetime.now(UTC)

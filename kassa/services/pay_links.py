@@ -118,6 +118,8 @@ async def pay(
     with a paymentMethodId is (`requires_action` leaves 3-D Secure to Stripe.js)."""
     await require_payable(payment)
     await _check_own_card(payment_method_id)
+    # Before Stripe hears of the card: a decline is shown here, and must not be mailed.
+    await Payment.filter(id=payment.id).update(pay_page_payment_method_id=payment_method_id)
     return await payments.attach_payment_intent(
         payment, payment.organization, gateway, payment_method_id
     )

@@ -43,6 +43,7 @@ from kassa.services import (
     organizations,
     outbox,
     receipts,
+    recovery,
     saved_cards,
     stripe_calls,
 )
@@ -556,6 +557,8 @@ async def apply_payment_intent(
     await announce_payment_updated(conn, payment.id)
     if changed:
         await _notify_host_of_payment(conn, payment)
+    if status is PaymentStatus.FAILED:
+        await recovery.after_failed_attempt(conn, payment, intent)
     return True
 
 

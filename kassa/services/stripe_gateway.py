@@ -256,7 +256,8 @@ def payment_intent_snapshot(obj: JSONObject) -> PaymentIntentSnapshot:
         currency=str(obj.get("currency", "")).lower(),
         client_secret=obj.get("client_secret"),
         charge_id=_id_of(charge) if charge is not None else None,
-        payment_method_id=_id_of(obj.get("payment_method")),
+        # After a decline Stripe clears the intent's method; the error still names it.
+        payment_method_id=_id_of(obj.get("payment_method")) or _id_of(error.get("payment_method")),
         card=_card_of_charge(charge) or _card_of_payment_method(obj.get("payment_method")),
         failure_code=error.get("decline_code") or error.get("code"),
         failure_message=error.get("message"),

@@ -24,8 +24,10 @@ from kassa.services import (
     outbox,
     rate_limits,
     reconciliation,
+    recovery,
     refunds,
 )
+from kassa.services.recovery_mail import RecoveryMailer
 from kassa.services.runtime import Runtime
 from kassa.worker import tasks
 from kassa.worker.events import EventLane
@@ -51,6 +53,8 @@ class Worker:
         self.database_url = database_url
         outbox.register_sender(mail.MAIL, runtime.mailer.send)
         outbox.register_sender(mail.ADMIN_ALERT, runtime.mailer.send_admin_alert)
+        retry_mails = RecoveryMailer(runtime.settings, runtime.mailer)
+        outbox.register_sender(recovery.RECOVERY_MAIL, retry_mails.send)
         tasks.register_follow_ups(runtime)
         outbox.register_sender(host_notifications.HOST_NOTIFICATION, runtime.host_notifier.send)
 

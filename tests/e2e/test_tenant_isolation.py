@@ -28,6 +28,12 @@ EXAMPLES = 300
 AMOUNT = "7391.57"
 EMAIL = "a-secret-7f3k@example.com"
 REFERENCE = "A-REF-9b1e"
+BILLING_EMAIL = "a-billing-5q2w@example.com"
+SET_BILLING_EMAIL = """
+mutation($input: SetBillingEmailInput!) {
+  setBillingEmail(input: $input) { __typename }
+}
+"""
 A_IDS_QUERY = """
 query($org: ID!) {
   organization(id: $org) {
@@ -52,9 +58,13 @@ async def _organization_a(kassa: Kassa) -> tuple[Member, list[str], list[str]]:
     paid = await _pay(kassa, a, order["order"]["id"], paymentMethodId="pm_card_visa")
     assert (await _refund(kassa, a.token, paid["payment"]["id"], amount="2.00"))["refund"]
     await _paid_package(kassa, a, "trial")
+    billing = {"input": {"organizationId": a.organization_id, "email": BILLING_EMAIL}}
+    assert (await kassa.gql(SET_BILLING_EMAIL, billing, a.token))["data"]["setBillingEmail"] == {
+        "__typename": "BillingEmailSet"
+    }
     body = await kassa.gql(A_IDS_QUERY, {"org": a.organization_id}, a.token)
     ids = sorted(_strings(body["data"]) - {None})
-    secrets = [*ids, AMOUNT, EMAIL, REFERENCE, a.external_id]
+    secrets = [*ids, AMOUNT, EMAIL, REFERENCE, BILLING_EMAIL, a.external_id]
     return a, [i for i in ids if not i.startswith(("pi_", "ch_", "py_"))], secrets
 
 
@@ -81,7 +91,12 @@ async def _snapshot(a: Member) -> list[Any]:
         .order_by("id")
         .values("id", "status"),
         await CreditLot.filter(organization=organization).order_by("id").values("id", "remaining"),
-        (organization.notify_url, organization.credit_debt, organization.stripe_customer_id),
+        (
+            organization.notify_url,
+            organization.credit_debt,
+            organization.stripe_customer_id,
+            organization.billing_email,
+        ),
     ]
 
 
