@@ -6,11 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+import pytest
+from tortoise.transactions import in_transaction
+
 from kassa.models import LedgerTransfer, OutboxMessage, Payment, StripeEvent
-from kassa.services import recovery
+from kassa.services import outbox, recovery
+from kassa.services.identity import OrgRole
+from kassa.services.mail import Mailer
+from kassa.services.recovery_mail import RecoveryMailer
 from tests.support import DECLINED, VISA, Inbox, Kassa, Member, stripe_event
 
 SET_BILLING_EMAIL = """
@@ -210,8 +219,6 @@ async def test_without_any_address_nothing_is_mailed_and_the_failure_is_recorded
 
 
 async def test_billing_email_is_set_by_owners_and_admins_as_an_address(kassa: Kassa) -> None:
-    from kassa.services.identity import OrgRole
-
     owner = await kassa.member()
     member_token = kassa.token(owner.external_id, OrgRole.MEMBER)
     variables = {"organizationId": owner.organization_id}
@@ -233,3 +240,82 @@ async def test_billing_email_is_set_by_owners_and_admins_as_an_address(kassa: Ka
     }
     assert forbidden["data"]["setBillingEmail"]["code"] == "FORBIDDEN"
     assert cleared["data"]["setBillingEmail"]["organization"]["billingEmail"] is None
+
+
+async def _unmailed_failure(kassa: Kassa) -> Payment:
+    """A failed top-up whose retry mail nobody was there to get (no address at all)."""
+    member = await kassa.member()
+    payment_id, _ = await _failed_top_up(kassa, member, "3.00")
+    payment = await Payment.get(id=payment_id.removeprefix("pay_"))
+    assert payment.recovery_attempt is not None
+    return payment
+
+
+def _retry_mailer(kassa: Kassa, delay_seconds: float = 0) -> RecoveryMailer:
+    settings = kassa.settings.model_copy(update={"recovery_mail_delay_seconds": delay_seconds})
+    return RecoveryMailer(settings, Mailer(settings))
+
+
+def _retry_payload(payment: Payment, to: str, attempt: str | None = None) -> dict[str, object]:
+    return {
+        "payment": str(payment.id),
+        "attempt": attempt or payment.recovery_attempt,
+        "to": to,
+        "failed_at": int(time.time()),
+    }
+
+
+async def test_a_mail_sent_twice_carries_the_same_link(kassa: Kassa, smtp: Inbox) -> None:
+    # given: a retry mail whose first send reached the server but was not marked sent
+    payment, to = await _unmailed_failure(kassa), _address("twice")
+    payload = _retry_payload(payment, to)
+
+    # when: sent again a second later (outbox delivery is at least once)
+    await _retry_mailer(kassa).send(payload)
+    await asyncio.sleep(1.1)
+    await _retry_mailer(kassa).send(payload)
+    await smtp.wait_for(to, SUBJECT, count=2)
+
+    # then
+    first, second = smtp.to(to, SUBJECT)
+    assert _link(first) == _link(second)
+
+
+async def test_a_retry_mail_waits_and_is_dropped_once_a_later_attempt_failed(
+    kassa: Kassa, smtp: Inbox
+) -> None:
+    # given
+    payment, to = await _unmailed_failure(kassa), _address("later")
+
+    # when
+    with pytest.raises(outbox.NotYet) as waiting:
+        await _retry_mailer(kassa, delay_seconds=1800).send(_retry_payload(payment, to))
+    await _retry_mailer(kassa).send(_retry_payload(payment, to, attempt="ch_an_earlier_one"))
+    await asyncio.sleep(0.5)
+
+    # then
+    assert waiting.value.at.timestamp() == pytest.approx(time.time() + 1800, abs=5)
+    assert smtp.to(to) == []
+
+
+async def test_a_message_not_due_yet_waits_without_counting_an_attempt(kassa: Kassa) -> None:
+    # given: a sender that is asked too early
+    later = datetime.now(UTC) + timedelta(hours=1)
+
+    async def not_yet(payload: Mapping[str, object]) -> None:
+        raise outbox.NotYet(later)
+
+    outbox.register_sender("test.not_yet", not_yet)
+    async with in_transaction() as conn:
+        await outbox.add(conn, "test.not_yet", f"test.not_yet:{uuid.uuid4()}", {})
+    message = await OutboxMessage.filter(kind="test.not_yet").order_by("-created_at").first()
+    assert message is not None
+
+    # when
+    status = await outbox.send(str(message.id))
+
+    # then
+    await message.refresh_from_db()
+    assert status == "PENDING"
+    assert (message.attempts, message.last_error) == (0, None)
+    assert message.next_attempt_at == later
