@@ -20,6 +20,7 @@ from kassa.services import outbox, recovery
 from kassa.services.identity import OrgRole
 from kassa.services.mail import Mailer
 from kassa.services.recovery_mail import RecoveryMailer
+from tests.e2e.test_orders import _create, _pay, _wait_for_order
 from tests.support import DECLINED, VISA, Inbox, Kassa, Member, stripe_event
 
 SET_BILLING_EMAIL = """
@@ -319,3 +320,37 @@ async def test_a_message_not_due_yet_waits_without_counting_an_attempt(kassa: Ka
     assert status == "PENDING"
     assert (message.attempts, message.last_error) == (0, None)
     assert message.next_attempt_at == later
+
+
+async def test_a_failed_order_payment_is_mailed_to_its_customer_who_pays_it(
+    kassa: Kassa, smtp: Inbox
+) -> None:
+    # given: a shop with a billing address, and an order its customer pays in the browser
+    shop, billing = await _billed_member(kassa)
+    customer = _address("customer")
+    created = await _create(
+        kassa,
+        shop,
+        amount="30.00",
+        currency="usd",
+        description="Yoga, 10 lessons",
+        customerEmail=customer,
+    )
+    started = await _pay(kassa, shop, created["order"]["id"])
+    intent_id = started["payment"]["stripePaymentIntentId"]
+
+    # when: the customer's card is declined
+    await kassa.confirm_with_card(intent_id, DECLINED)
+    await smtp.wait_for(customer, SUBJECT)
+    await _messages_settled()
+
+    # then: the customer, who pays, is asked to pay again; the shop is not
+    [mail] = smtp.to(customer, SUBJECT)
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "Yoga, 10 lessons" in text.get_content()
+    assert smtp.to(billing) == []
+    paid = await kassa.http.post(
+        f"{_link(mail)}/confirm", json={"paymentMethodId": await _card_from_stripe_js(kassa, VISA)}
+    )
+    assert paid.json()["status"] == "SUCCEEDED"
+    assert (await _wait_for_order(kassa, shop, created["order"]["id"], "PAID"))["status"] == "PAID"
