@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,6 +34,7 @@ def run_demo(settings: Settings, run_server: ServerRunner) -> int:
             embedded = not settings.database_url
             fresh_stripe = local_stripe is not None and embedded and not restored
             asyncio.run(_prepare_database(url, fresh_stripe=fresh_stripe))
+            settings = _with_quick_retry_mails(settings)
             asyncio.run(run_server(settings, url, lambda: _print_banner(settings, local_stripe)))
     finally:
         if local_stripe is not None:
@@ -69,6 +71,34 @@ async def _prepare_database(url: str, *, fresh_stripe: bool) -> None:
     await apply_migrations(url)
     if fresh_stripe:
         await _forget_local_stripe_objects(url)
+    await _give_demo_a_billing_address(url)
+
+
+# Where the demo organization's failed payments are mailed (printed: the demo has no SMTP).
+DEMO_BILLING_EMAIL = "billing@demo.kassa.test"
+# A person trying a declined card sees its retry mail within the minute, not in half an hour.
+DEMO_RECOVERY_MAIL_DELAY_SECONDS = 15.0
+
+
+async def _give_demo_a_billing_address(url: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute(
+            "INSERT INTO organizations (id, external_id, name, billing_email, created_at) "
+            "VALUES ($1, $2, $2, $3, now()) ON CONFLICT (external_id) "
+            "DO UPDATE SET billing_email = coalesce(organizations.billing_email, $3)",
+            uuid.uuid4(),
+            DEMO_ORGANIZATION,
+            DEMO_BILLING_EMAIL,
+        )
+    finally:
+        await connection.close()
+
+
+def _with_quick_retry_mails(settings: Settings) -> Settings:
+    if "recovery_mail_delay_seconds" in settings.model_fields_set:
+        return settings  # KASSA_RECOVERY_MAIL_DELAY_SECONDS said otherwise
+    return settings.with_overrides(recovery_mail_delay_seconds=DEMO_RECOVERY_MAIL_DELAY_SECONDS)
 
 
 async def _forget_local_stripe_objects(url: str) -> None:
@@ -110,6 +140,7 @@ def _print_banner(settings: Settings, local_stripe: LocalStripe | None) -> None:
         if local_stripe
         else "Stripe: the configured account"
     )
+    retry_after = settings.recovery_mail_delay_seconds
     print(
         f"""
 kassa demo is ready.
@@ -120,6 +151,8 @@ kassa demo is ready.
     {{"Authorization": "Bearer {token}"}}
   More tokens: `kassa token --org {DEMO_ORGANIZATION} --role member` here (same data dir).
   State: {settings.data_dir} (delete it to start over). Mail is printed below.
+  A declined card (4000 0000 0000 0002) on the storefront: {retry_after:.0f} s later its retry
+    mail to {DEMO_BILLING_EMAIL} is printed below, with a link that pays it with 4242.
   Try: query {{ viewer {{ organizations {{ organization {{ id }} }} }} }}, then
     mutation {{ topUpWallet(input: {{organizationId: "<id>", amount: "25.00", currency: "usd",
       paymentMethodId: "pm_card_visa"}})

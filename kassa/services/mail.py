@@ -65,6 +65,14 @@ def render(payload: Mapping[str, object], sender: str) -> EmailMessage:
     return message
 
 
+def readable(message: EmailMessage) -> str:
+    """The mail as a person reads it: its headers and text, decoded (its links whole, not
+    folded by quoted-printable), for a log in place of sending."""
+    text = message.get_body(preferencelist=("plain",))
+    body = text.get_content() if isinstance(text, EmailMessage) else ""
+    return f"To: {message['To']}\nSubject: {message['Subject']}\n\n{body}"
+
+
 class Mailer:
     """Sends the outbox's mail through the configured SMTP server."""
 
@@ -81,7 +89,7 @@ class Mailer:
         settings = self._settings
         message = render(payload, settings.smtp_from)
         if not settings.smtp_host:
-            log.info("mail not sent (SMTP_HOST unset): %s\n%s", message["Subject"], message)
+            log.info("mail not sent (SMTP_HOST unset)\n%s", readable(message))
             return
         await aiosmtplib.send(
             message,
