@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('kassa', '0016_refund_stripe_calls')]
+    dependencies = [('kassa', '0017_invoices')]
 
     initial = False
 

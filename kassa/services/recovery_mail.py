@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from kassa.config import ConfigurationError, Environment, Settings
+from kassa.config import ConfigurationError, Settings
 from kassa.models import Order, Payment, PaymentStatus
 from kassa.money import Money
 from kassa.services import outbox, pay_links, receipts
@@ -81,10 +81,7 @@ async def _why_not(payment: Payment | None, attempt: str) -> str | None:
 
 
 def public_url(settings: Settings) -> str:
-    """Where payers reach this kassa: KASSA_PUBLIC_URL, or where it listens outside
-    production."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    if settings.environment is Environment.PRODUCTION:
+    base = settings.public_base_url
+    if base is None:
         raise ConfigurationError("set KASSA_PUBLIC_URL: retry mails link to kassa's pay page")
-    return f"http://{settings.host}:{settings.port}"
+    return base
