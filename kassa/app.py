@@ -27,7 +27,7 @@ from kassa.pages import routes as page_routes
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.schema.guards import Limits, load_persisted_queries
-from kassa.services import credits
+from kassa.services import credits, invoices
 from kassa.services.runtime import Runtime
 from kassa.web import StaticAssets, render_page
 from kassa.webhooks.stripe import stripe_webhook
@@ -147,6 +147,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             app, config=tortoise_config(database_url, pool_limits(settings))
         ):
             await credits.sync_catalog(credits.read_catalog(settings.credit_packages_path))
+            await invoices.sync_seller(invoices.configured_seller(settings))
             await runtime.open()
             try:
                 async with _in_process_worker(runtime, database_url):

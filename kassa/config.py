@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,19 @@ class Settings(BaseSettings):
     recovery_mail_delay_seconds: float = Field(
         1800.0, alias="KASSA_RECOVERY_MAIL_DELAY_SECONDS", ge=0
     )
+
+    # Who issues the invoices (PDFs of paid payments), as each shows it; copied into each
+    # invoice when it is issued. Prices include tax at KASSA_INVOICE_TAX_RATE percent
+    # (0: invoices show a tax of zero).
+    seller_name: str = Field("", alias="KASSA_SELLER_NAME", max_length=200)
+    seller_address: str = Field("", alias="KASSA_SELLER_ADDRESS", max_length=1000)
+    seller_tax_id: str = Field("", alias="KASSA_SELLER_TAX_ID", max_length=100)
+    invoice_tax_label: str = Field("Tax", alias="KASSA_INVOICE_TAX_LABEL", max_length=50)
+    invoice_tax_rate: Decimal = Field(
+        Decimal(0), alias="KASSA_INVOICE_TAX_RATE", ge=0, le=100, decimal_places=2
+    )
+    # How long the invoice links in receipt mails work.
+    invoice_link_days: int = Field(90, alias="KASSA_INVOICE_LINK_DAYS", gt=0)
 
     graphiql: bool | None = Field(None, alias="KASSA_GRAPHIQL")
     webhook_max_body_bytes: int = Field(1024 * 1024, alias="KASSA_WEBHOOK_MAX_BODY_BYTES")

@@ -2,6 +2,7 @@
 
 from kassa.models.api_key import ApiKey, RateLimitWindow
 from kassa.models.credits import CreditClawbackPart, CreditLot, CreditPackage
+from kassa.models.invoice import Invoice, InvoiceCounter, InvoiceSeller
 from kassa.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from kassa.models.order import Order, OrderStatus
 from kassa.models.organization import Organization
@@ -18,6 +19,9 @@ __all__ = [
     "CreditClawbackPart",
     "CreditLot",
     "CreditPackage",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceSeller",
     "LedgerAccount",
     "LedgerTransfer",
     "Order",

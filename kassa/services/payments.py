@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from kassa.ids import IdKind, encode
 from kassa.models import (
     CreditPackage,
+    Invoice,
     Order,
     OrderStatus,
     Organization,
@@ -39,6 +40,7 @@ from kassa.services import (
     clock,
     credit_lots,
     host_notifications,
+    invoices,
     ledger,
     organizations,
     outbox,
@@ -657,10 +659,11 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     )
     if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
         await credit_lots.fill_lot(conn, payment)
-    await _queue_receipt(conn, payment)
+    invoice = await invoices.issue(conn, payment)
+    await _queue_receipt(conn, payment, invoice)
 
 
-async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment) -> None:
+async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment, invoice: Invoice) -> None:
     if not payment.receipt_email:
         return
     order = await _order_of(conn, payment)
@@ -678,6 +681,8 @@ async def _queue_receipt(conn: BaseDBAsyncClient, payment: Payment) -> None:
             "paid_at": (payment.paid_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
             "card": card,
             "payment_id": str(payment.id),
+            # The mail's signed link to the invoice's PDF is made when it is sent.
+            "invoice_id": str(invoice.id),
         },
     )
 

@@ -25,7 +25,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import checkout, disputes, ledger, outbox, payments, refunds, saved_cards
+from kassa.services import (
+    checkout,
+    disputes,
+    invoices,
+    ledger,
+    outbox,
+    payments,
+    refunds,
+    saved_cards,
+)
 from kassa.services.errors import StripeMismatch, check_storable, not_found
 from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
@@ -344,7 +353,7 @@ async def apply_batch(
     event whose card must first be read from Stripe is not applied here but returned."""
     batch = Batch({}, [])
     marks: list[Mark] = []
-    with ledger.deferring_balances() as deferred:
+    with ledger.deferring_balances() as deferred, invoices.deferring_numbers() as numbers:
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(CLAIM, [limit, list(only) if only else None])
             savepoint = "SAVEPOINT event"
@@ -368,6 +377,7 @@ async def apply_batch(
                     marks.append(mark)
                     batch.processed[event.id] = mark.processed
             await deferred.apply(conn)
+            await numbers.apply(conn)
             if marks:
                 await conn.execute_query(
                     MARK, [list(column) for column in zip(*(m.row for m in marks), strict=True)]

@@ -18,7 +18,7 @@ from kassa.config import ConfigurationError, Settings
 from kassa.db import PoolLimits, pool_limits, tortoise_config
 from kassa.ids import IdKind, encode, kind_of
 from kassa.models import StripeEvent, StripeEventStatus
-from kassa.services import api_keys, jobs, organizations, reconciliation, stripe_events
+from kassa.services import api_keys, invoices, jobs, organizations, reconciliation, stripe_events
 from kassa.services.errors import DomainError
 from kassa.services.identity import OrgRole
 from kassa.services.runtime import Runtime
@@ -38,6 +38,7 @@ async def _database(url: str, limits: PoolLimits | None = None) -> AsyncIterator
 async def _opened(settings: Settings, url: str) -> AsyncIterator[Runtime]:
     async with _database(url, pool_limits(settings)):
         runtime = Runtime.from_settings(settings, url)
+        await invoices.sync_seller(invoices.configured_seller(settings))
         await runtime.open()
         try:
             yield runtime
