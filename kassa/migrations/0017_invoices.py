@@ -105,7 +105,7 @@ class Migration(migrations.Migration):
                 " 'description', description, 'amount', amount, 'quantity', 1, 'detail', detail)),"
                 " 'subtotal', amount, 'tax', jsonb_build_object('label', 'Tax', 'rate_bp', 0, 'amount', 0),"
                 " 'total', amount, 'paid', jsonb_build_object('card', CASE WHEN card_last4 IS NOT NULL"
-                " THEN card_brand || ' ending ' || card_last4 END, 'payment_id', id::text)),"
+                " THEN card_brand || ' ending ' || card_last4 END, 'payment_id', 'pay_' || replace(id::text, '-', ''))),"
                 " coalesce(paid_at, updated_at), now()"
                 " FROM described",
                 "INSERT INTO invoice_counters (organization_id, last_sequence)"

@@ -26,6 +26,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from kassa.config import Settings
+from kassa.ids import IdKind, encode
 from kassa.models import (
     CreditPackage,
     Invoice,
@@ -198,7 +199,7 @@ def _document(
             "amount": seller.tax_in(payment.amount),
         },
         "total": payment.amount,
-        "paid": {"card": card, "payment_id": str(payment.id)},
+        "paid": {"card": card, "payment_id": encode(IdKind.PAYMENT, payment.id)},
     }
 
 
