@@ -15,6 +15,7 @@ class IdKind(StrEnum):
     CREDIT_LOT = "lot"
     WALLET_TRANSACTION = "wtx"
     CREDIT_TRANSACTION = "ctx"
+    INVOICE = "inv"
 
 
 def encode(kind: IdKind, value: uuid.UUID) -> str:

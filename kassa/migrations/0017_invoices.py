@@ -106,7 +106,7 @@ class Migration(migrations.Migration):
                 " 'subtotal', amount, 'tax', jsonb_build_object('label', 'Tax', 'rate_bp', 0, 'amount', 0),"
                 " 'total', amount, 'paid', jsonb_build_object('card', CASE WHEN card_last4 IS NOT NULL"
                 " THEN card_brand || ' ending ' || card_last4 END, 'payment_id', 'pay_' || replace(id::text, '-', ''))),"
-                " coalesce(paid_at, updated_at), now()"
+                " coalesce(paid_at, updated_at), coalesce(paid_at, updated_at)"
                 " FROM described",
                 "INSERT INTO invoice_counters (organization_id, last_sequence)"
                 " SELECT organization_id, max(sequence) FROM invoices GROUP BY organization_id",

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from kassa.ids import IdKind, kind_of
-from kassa.resolvers import cards, orders, organizations, payments, refunds
+from kassa.resolvers import cards, invoices, orders, organizations, payments, refunds
 
 if TYPE_CHECKING:
     from kassa.schema.context import Context
@@ -20,6 +20,7 @@ RESOLVERS: dict[IdKind, NodeResolver] = {
     IdKind.ORDER: orders.order,
     IdKind.REFUND: refunds.refund,
     IdKind.SAVED_CARD: cards.payment_method,
+    IdKind.INVOICE: invoices.invoice,
 }
 
 

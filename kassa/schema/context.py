@@ -13,8 +13,9 @@ from starlette.websockets import WebSocket
 from strawberry import Info as StrawberryInfo
 from strawberry.dataloader import DataLoader
 
-from kassa.models import Order, Payment, Refund
-from kassa.services import api_keys, orders, payments, refunds
+from kassa.authentication import caller_of
+from kassa.models import Invoice, Order, Payment, Refund
+from kassa.services import invoices, orders, payments, refunds
 from kassa.services.identity import AuthenticationError, Caller
 from kassa.services.runtime import Runtime
 
@@ -34,6 +35,9 @@ class Loaders:
     )
     refunds: DataLoader[uuid.UUID, list[Refund]] = field(
         default_factory=lambda: DataLoader(load_fn=refunds.of_payments)
+    )
+    payment_invoice: DataLoader[uuid.UUID, Invoice | None] = field(
+        default_factory=lambda: DataLoader(load_fn=invoices.of_payments)
     )
 
 
@@ -85,20 +89,11 @@ async def build_context(
 
 
 async def _caller(request: Request | WebSocket, runtime: Runtime) -> Caller | None:
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    return await _verified(header, runtime)
+    return await _verified(request.headers.get("authorization"), runtime)
 
 
-async def _verified(header: str, runtime: Runtime) -> Caller | None:
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "Authorization must be 'Bearer <token>'")
-    token = token.strip()
+async def _verified(header: str | None, runtime: Runtime) -> Caller | None:
     try:
-        if api_keys.is_api_key(token):
-            return await api_keys.caller_for(token)
-        return await runtime.tokens.verify(token)
+        return await caller_of(header, runtime)
     except AuthenticationError as exc:
         raise HTTPException(401, str(exc)) from exc

@@ -10,6 +10,7 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind
 from kassa.resolvers import cards as card_resolvers
+from kassa.resolvers import invoices as invoice_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
@@ -18,6 +19,7 @@ from kassa.schema.cards import PaymentMethod
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
+from kassa.schema.invoices import Invoice
 from kassa.schema.orders import Order
 from kassa.schema.payments import Payment
 from kassa.schema.relay import NODE_ID, After, Connection, First, Node, global_id
@@ -82,6 +84,17 @@ class Organization(Node):
         page = await payment_resolvers.organization_payments(
             info.context, organization, first, after, status
         )
+        return Connection.of(page)
+
+    @strawberry.field(
+        description="Its invoices, one per paid payment, newest first",
+        graphql_type=Connection[Invoice],
+    )
+    @staticmethod
+    async def invoices(
+        organization: Organization_, first: First = None, after: After = None
+    ) -> Connection[models.Invoice]:
+        page = await invoice_resolvers.organization_invoices(organization, first, after)
         return Connection.of(page)
 
     @strawberry.field(description="Prepaid credits: what can be spent now, and the lots")

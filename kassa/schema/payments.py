@@ -11,6 +11,7 @@ import strawberry
 
 from kassa import models
 from kassa.ids import IdKind, decode
+from kassa.resolvers import invoices as invoice_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.schema.cards import CardSummary
@@ -23,6 +24,7 @@ from kassa.schema.scalars import DecimalText
 from kassa.services.payments import TopUpRequest
 
 if TYPE_CHECKING:
+    from kassa.schema.invoices import Invoice
     from kassa.schema.orders import Order
     from kassa.schema.refunds import Refund
 
@@ -59,6 +61,7 @@ RECEIPT_EMAIL = (
 )
 LazyOrder = Annotated["Order", strawberry.lazy("kassa.schema.orders")]
 LazyRefund = Annotated["Refund", strawberry.lazy("kassa.schema.refunds")]
+LazyInvoice = Annotated["Invoice", strawberry.lazy("kassa.schema.invoices")]
 
 
 def _amount(payment: strawberry.Parent[models.Payment]) -> Money:
@@ -84,6 +87,12 @@ def _order(
     payment: strawberry.Parent[models.Payment], info: Info
 ) -> models.Order | Awaitable[models.Order | None] | None:
     return order_resolvers.order_of_payment(info.context, payment)
+
+
+def _invoice(
+    payment: strawberry.Parent[models.Payment], info: Info
+) -> models.Invoice | Awaitable[models.Invoice | None] | None:
+    return invoice_resolvers.invoice_of_payment(info.context, payment)
 
 
 def _refunds(
@@ -140,6 +149,11 @@ class Payment(Node):
         resolver=_refunds,
         graphql_type=list[LazyRefund],
         description="Refunds of this payment, oldest first",
+    )
+    invoice: object = strawberry.field(
+        resolver=_invoice,
+        graphql_type=LazyInvoice | None,
+        description="Its invoice, issued when it succeeded; null until then",
     )
 
     @classmethod

@@ -37,7 +37,9 @@ from kassa.models import (
     PaymentPurpose,
 )
 from kassa.money import Money
-from kassa.services import clock
+from kassa.services import clock, organizations
+from kassa.services.identity import Caller
+from kassa.services.pagination import Page, paginate
 
 DOCUMENT_VERSION = 1
 SELLER_KEY = "default"
@@ -272,3 +274,32 @@ def status_of(payment: Payment | None) -> str:
 
 def total_of(invoice: Invoice) -> Money:
     return Money.of_minor(invoice.total, invoice.currency)
+
+
+async def visible_invoice(caller: Caller, invoice_id: uuid.UUID | None) -> Invoice | None:
+    """The invoice if the caller may see its organization's; None for missing and foreign."""
+    if invoice_id is None:
+        return None
+    invoice = await Invoice.get_or_none(id=invoice_id).prefetch_related("organization")
+    if invoice is None or not organizations.can_view(caller, invoice.organization):
+        return None
+    return invoice
+
+
+async def by_id(invoice_id: uuid.UUID) -> Invoice | None:
+    return await Invoice.get_or_none(id=invoice_id)
+
+
+async def organization_invoices(
+    organization: Organization, first: int | None, after: str | None
+) -> Page[Invoice]:
+    return await paginate(Invoice.filter(organization=organization), first, after)
+
+
+async def of_payments(keys: Sequence[uuid.UUID]) -> list[Invoice | None]:
+    """Each payment's invoice, in the order asked, for a per-request DataLoader."""
+    found = {
+        invoice.payment_id: invoice  # type: ignore[attr-defined]
+        for invoice in await Invoice.filter(payment_id__in=list(keys))
+    }
+    return [found.get(key) for key in keys]

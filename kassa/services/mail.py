@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from kassa.config import Settings
-from kassa.services import outbox
+from kassa.services import invoice_links, outbox
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,10 @@ class Mailer:
 
     async def send(self, payload: Mapping[str, object]) -> None:
         settings = self._settings
-        message = render(payload, settings.smtp_from)
+        context = payload["context"]
+        assert isinstance(context, Mapping)
+        linked = {**payload, "context": invoice_links.with_link(settings, context)}
+        message = render(linked, settings.smtp_from)
         if not settings.smtp_host:
             log.info("mail not sent (SMTP_HOST unset)\n%s", readable(message))
             return

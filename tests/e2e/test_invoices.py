@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from kassa.ids import IdKind, decode
 from kassa.models import Invoice, Payment, PaymentStatus, StripeEvent
 from kassa.services import clock, invoices
+from tests.e2e.test_refunds import _refund
 from tests.support import VISA, Kassa, Member
 
 
@@ -24,6 +25,19 @@ async def _invoice_of(payment_id: str) -> Invoice:
     return await Invoice.get(payment_id=decode(IdKind.PAYMENT, payment_id))
 
 
+INVOICES = """
+query($org: ID!, $after: String) {
+  organization(id: $org) {
+    invoices(first: 2, after: $after) {
+      edges { node { id number status total { amount currency } payment { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+NODE = "query($id: ID!) { node(id: $id) { ... on Invoice { id number } } }"
+
+
 async def test_paid_top_ups_get_invoice_one_then_two(kassa: Kassa) -> None:
     # given
     member = await kassa.member()
@@ -32,15 +46,71 @@ async def test_paid_top_ups_get_invoice_one_then_two(kassa: Kassa) -> None:
     first = await kassa.top_up(member, "10.00", paymentMethodId="pm_card_visa")
     second = await kassa.top_up(member, "20.00", paymentMethodId="pm_card_visa")
 
-    # then
-    one, two = await _invoice_of(first["payment"]["id"]), await _invoice_of(second["payment"]["id"])
-    assert (one.sequence, two.sequence) == (1, 2)
+    # then: newest first, each naming its payment
+    body = await kassa.gql(INVOICES, {"org": member.organization_id}, member.token)
+    connection = body["data"]["organization"]["invoices"]
     prefix = member.organization_id.removeprefix("org_")[:8].upper()
-    assert (one.number, two.number) == (f"{prefix}-000001", f"{prefix}-000002")
-    assert (one.total, one.currency) == (1000, "usd")
+    assert [edge["node"] | {"id": None} for edge in connection["edges"]] == [
+        {
+            "id": None,
+            "number": f"{prefix}-000002",
+            "status": "paid",
+            "total": {"amount": "20.00", "currency": "usd"},
+            "payment": {"id": second["payment"]["id"]},
+        },
+        {
+            "id": None,
+            "number": f"{prefix}-000001",
+            "status": "paid",
+            "total": {"amount": "10.00", "currency": "usd"},
+            "payment": {"id": first["payment"]["id"]},
+        },
+    ]
+    one = await _invoice_of(first["payment"]["id"])
     assert one.document["lines"] == [
         {"description": "Wallet top-up (USD)", "amount": 1000, "quantity": 1, "detail": None}
     ]
+
+
+async def test_invoices_page_on_and_are_nodes_of_their_organization_only(kassa: Kassa) -> None:
+    # given: three invoices
+    member, stranger = await kassa.member(), await kassa.member()
+    for amount in ("1.00", "2.00", "3.00"):
+        await kassa.top_up(member, amount, paymentMethodId="pm_card_visa")
+    variables = {"org": member.organization_id}
+    first_page = await kassa.gql(INVOICES, variables, member.token)
+    cursor = first_page["data"]["organization"]["invoices"]["pageInfo"]["endCursor"]
+
+    # when
+    second_page = await kassa.gql(INVOICES, {**variables, "after": cursor}, member.token)
+    edges = second_page["data"]["organization"]["invoices"]["edges"]
+    invoice_id = edges[0]["node"]["id"]
+    mine = await kassa.gql(NODE, {"id": invoice_id}, member.token)
+    theirs = await kassa.gql(NODE, {"id": invoice_id}, stranger.token)
+
+    # then
+    assert [edge["node"]["number"][-1] for edge in edges] == ["1"]
+    assert not second_page["data"]["organization"]["invoices"]["pageInfo"]["hasNextPage"]
+    assert mine["data"]["node"] == {"id": invoice_id, "number": edges[0]["node"]["number"]}
+    assert theirs["data"]["node"] is None
+
+
+async def test_refunds_show_in_the_status(kassa: Kassa) -> None:
+    # given
+    member = await kassa.member()
+    paid = await kassa.top_up(member, "10.00", paymentMethodId="pm_card_visa")
+
+    # when
+    await _refund(kassa, member.token, paid["payment"]["id"], amount="4.00")
+    partly = await kassa.gql(INVOICES, {"org": member.organization_id}, member.token)
+    await _refund(kassa, member.token, paid["payment"]["id"], amount="6.00")
+    fully = await kassa.gql(INVOICES, {"org": member.organization_id}, member.token)
+
+    # then
+    assert partly["data"]["organization"]["invoices"]["edges"][0]["node"]["status"] == (
+        "partially_refunded"
+    )
+    assert fully["data"]["organization"]["invoices"]["edges"][0]["node"]["status"] == "refunded"
 
 
 async def test_twenty_concurrent_payments_take_numbers_one_to_twenty(kassa: Kassa) -> None:

@@ -39,7 +39,8 @@ query($org: ID!) {
   organization(id: $org) {
     id
     payments(first: 50) { edges { node { id stripePaymentIntentId stripeChargeId
-      refunds { id } order { id } } } }
+      refunds { id } order { id } invoice { id number pdfUrl } } } }
+    invoices(first: 50) { edges { node { id number pdfUrl payment { id } } } }
     wallet(currency: "usd") { transactions { edges { node { id } } } }
     credits { lots { id } transactions { edges { node { id } } } }
   }
