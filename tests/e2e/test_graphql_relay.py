@@ -42,7 +42,15 @@ async def _one_of_each_node(kassa: Kassa, member: Member) -> dict[str, str]:
         "Payment": payment_id,
         "Refund": refunded["refund"]["id"],
         "PaymentMethod": await _saved_card(kassa, member),
+        "Invoice": await _invoice_id(kassa, member, payment_id),
     }
+
+
+async def _invoice_id(kassa: Kassa, member: Member, payment_id: str) -> str:
+    query = "query($id: ID!) { payment(id: $id) { invoice { id } } }"
+    body = await kassa.gql(query, {"id": payment_id}, member.token)
+    invoice_id: str = body["data"]["payment"]["invoice"]["id"]
+    return invoice_id
 
 
 async def _node(kassa: Kassa, member: Member, id: str) -> JSON | None:
