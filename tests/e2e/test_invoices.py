@@ -164,7 +164,7 @@ async def test_repeated_success_events_issue_one_invoice(kassa: Kassa) -> None:
     # when: Stripe delivers it twice more (a new id each time, as a resend would)
     for _ in range(2):
         payload = event.payload.replace(event.id, f"evt_{uuid.uuid4().hex}")
-        await kassa.deliver_and_wait(payload)
+        assert (await kassa.deliver_and_wait(payload)).status == "PROCESSED"
 
     # then
     assert await _numbers(member) == [1]
