@@ -111,11 +111,10 @@ def settings(
         SMTP_PORT=smtp.port,
         SMTP_FROM="shop <shop@kassa.test>",
         KASSA_ADMIN_EMAILS="ops@kassa.test, finance@kassa.test",
-        # Invoices name a seller; receipt mails link to their PDF under this address.
+        # Invoices name a seller.
         KASSA_SELLER_NAME="Kassa Test 有限公司",
         KASSA_SELLER_ADDRESS="1 Test Street, 8000 Zürich",
         KASSA_SELLER_TAX_ID="CHE-123.456.789",
-        KASSA_PUBLIC_URL="https://pay.kassa.test",
         # Retries and sweeps at test speed.
         KASSA_SWEEP_INTERVAL_SECONDS=0.2,
         KASSA_WORKER_HEARTBEAT_SECONDS=2,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from kassa.config import Settings
+from kassa.config import Environment, Settings
 from kassa.ids import IdKind, encode
 
 PURPOSE = b"kassa invoice link v1"
@@ -70,14 +70,23 @@ def _signature(key: bytes, invoice_id: uuid.UUID, expires_at: int) -> str:
 
 def with_link(settings: Settings, context: Mapping[str, object]) -> dict[str, object]:
     """A mail's context with `invoice_url`, the signed link to the invoice it names (made
-    when the mail is sent, so it lasts its full time from then); None when kassa has no
-    KASSA_PUBLIC_URL or no key to sign with."""
+    when the mail is sent, so it lasts its full time from then); None in production
+    without KASSA_PUBLIC_URL, or without a key to sign with."""
     shown = dict(context)
-    invoice_id, key = context.get("invoice_id"), signing_key(settings)
-    if not isinstance(invoice_id, str) or key is None or not settings.public_url:
+    invoice_id, key, base = context.get("invoice_id"), signing_key(settings), _base(settings)
+    if not isinstance(invoice_id, str) or key is None or base is None:
         shown["invoice_url"] = None
         return shown
     lifetime = timedelta(days=settings.invoice_link_days).total_seconds()
     signed = signed_path(key, uuid.UUID(invoice_id), int(time.time() + lifetime))
-    shown["invoice_url"] = settings.public_url.rstrip("/") + signed
+    shown["invoice_url"] = base + signed
     return shown
+
+
+def _base(settings: Settings) -> str | None:
+    """KASSA_PUBLIC_URL, or where kassa listens outside production (as for retry mails)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.environment is Environment.PRODUCTION:
+        return None
+    return f"http://{settings.host}:{settings.port}"
