@@ -70,11 +70,14 @@ def _signature(key: bytes, invoice_id: uuid.UUID, expires_at: int) -> str:
 
 def with_link(settings: Settings, context: Mapping[str, object]) -> dict[str, object]:
     """A mail's context with `invoice_url`, the signed link to the invoice it names (made
-    when the mail is sent, so it lasts its full time from then); None when kassa has no
-    public URL (KASSA_PUBLIC_URL in production) or no key to sign with."""
+    when the mail is sent, so it lasts its full time from then); None in production
+    without KASSA_PUBLIC_URL, or without a key to sign with."""
     shown = dict(context)
-    invoice_id, key = context.get("invoice_id"), signing_key(settings)
-    base = settings.public_base_url
+    invoice_id, key, base = (
+        context.get("invoice_id"),
+        signing_key(settings),
+        settings.public_base_url,
+    )
     if not isinstance(invoice_id, str) or key is None or base is None:
         shown["invoice_url"] = None
         return shown

@@ -191,7 +191,10 @@ def _document(
         "version": DOCUMENT_VERSION,
         "issued_at": issued_at.isoformat(),
         "seller": seller.shown,
-        "buyer": {"name": organization.name, "email": payment.receipt_email},
+        "buyer": {
+            "name": organization.name,
+            "email": organization.billing_email or payment.receipt_email,
+        },
         "currency": payment.currency,
         "lines": [asdict(line) for line in lines],
         "subtotal": sum(line.amount for line in lines),

@@ -237,13 +237,14 @@ async def test_receipt_mail_carries_a_working_signed_link(kassa: Kassa, smtp: In
     await smtp.wait_for(address, "Receipt")
 
     # then
+    public_url = kassa.settings.public_url
+    assert public_url
     invoice = await _invoice(kassa, member, paid["payment"]["id"])
     [mail] = smtp.to(address, "Receipt")
     text = mail.get_body(preferencelist=("plain",))
     html = mail.get_body(preferencelist=("html",))
     assert text is not None and html is not None
     links = re.findall(r"Invoice:\s+(\S+)", text.get_content())
-    public_url = str(kassa.settings.public_url)
     assert len(links) == 1 and links[0].startswith(f"{public_url}{invoice['pdfUrl']}?")
     assert links[0].replace("&", "&amp;") in html.get_content()
     pdf = _text(await _get(kassa, links[0].removeprefix(public_url)))
