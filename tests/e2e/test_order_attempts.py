@@ -19,10 +19,11 @@ PAID_ORDER_CARD = "pm_card_visa"
 
 
 async def _intents_at_stripe_for(kassa: Kassa, payment_ids: set[str]) -> list[str]:
+    # Every page: the session's server holds more intents than one page, oldest first.
     page = await kassa.stripe.v1.payment_intents.list_async({"limit": 100})
     return [
         intent.id
-        for intent in page.data
+        async for intent in page.auto_paging_iter()
         if intent.to_dict().get("metadata", {}).get("kassa_payment_id") in payment_ids
     ]
 
