@@ -644,7 +644,7 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
         credit, kind = ledger.wallet_account(organization_id, payment.currency), TransferKind.TOP_UP
-    else:  # an order or a credit package: money the organization earned
+    else:  # an order, credits bought or subscribed to: money the organization earned
         credit, kind = ledger.sales_account(organization_id, payment.currency), TransferKind.SALE
     await ledger.post_transfer(
         conn,
@@ -657,7 +657,7 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
             payment_id=payment.id,
         ),
     )
-    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+    if payment.purpose.grants_credits:
         await credit_lots.fill_lot(conn, payment)
     invoice = await invoices.issue(conn, payment)
     await _queue_receipt(conn, payment, invoice)
