@@ -559,7 +559,9 @@ async def apply_payment_intent(
     await announce_payment_updated(conn, payment.id)
     if changed:
         await _notify_host_of_payment(conn, payment)
-    if status is PaymentStatus.FAILED:
+    if status is PaymentStatus.FAILED and payment.purpose is not PaymentPurpose.SUBSCRIPTION:
+        # An invoice's failures are mailed from its own event, once per invoice attempt
+        # (subscription_billing): its intent's events would mail each attempt once more.
         await recovery.after_failed_attempt(conn, payment, intent)
     return True
 

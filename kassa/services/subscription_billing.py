@@ -30,7 +30,7 @@ from kassa.models import (
     PaymentStatus,
     SubscriptionStatus,
 )
-from kassa.services import host_notifications, payments, plans
+from kassa.services import host_notifications, payments, plans, recovery
 from kassa.services.errors import StripeMismatch
 from kassa.services.stripe_gateway import (
     InvoiceSnapshot,
@@ -217,6 +217,10 @@ async def apply_invoice(
         intent = _as_intent(invoice, failed)
         if intent is not None:
             await payments.apply_payment_intent(conn, payment, intent, observed_at)
+        if failed and payment.status is PaymentStatus.FAILED:
+            # The billing contact gets a link to pay it, once per attempt Stripe made.
+            attempt = f"{invoice.id}:{invoice.attempt_count}"
+            await recovery.queue_recovery(conn, payment, attempt=attempt)
     if invoice.status == "paid" or failed:
         await _follow_invoice(conn, subscription, paid=not failed, observed_at=observed_at)
     return payment

@@ -23,10 +23,11 @@ from kassa.models import (
     Payment,
     StripeEvent,
 )
-from kassa.services import plans
+from kassa.services import plans, recovery
 from kassa.services.identity import OrgRole
 from kassa.services.stripe_gateway import StripeGateway
 from tests.e2e.test_credit_spending import _consume
+from tests.e2e.test_recovery import SET_BILLING_EMAIL
 from tests.e2e.test_refunds import _refund
 from tests.e2e.test_saved_cards import _saved_card
 from tests.support import (
@@ -41,6 +42,7 @@ from tests.support import (
 )
 
 STANDARD, PREMIUM = "standard-monthly", "premium-monthly"
+BILLING = "billing-7c1f@example.com"
 PLANS = "{ creditPlans { code name credits interval price { amount currency } } }"
 SUBSCRIBE = """
 mutation Subscribe($input: SubscribeToPlanInput!) {
@@ -274,9 +276,11 @@ async def test_renewal_paid_and_told_many_times_fills_one_lot(kassa: Kassa) -> N
 
 
 async def test_failed_renewal_is_past_due_until_a_retry_pays_it(kassa: Kassa) -> None:
-    # given: the host app listens
+    # given: the host app listens, the billing contact is known
     member = await kassa.member()
     subscription = await _subscribed(kassa, member)
+    billing = {"input": {"organizationId": member.organization_id, "email": BILLING}}
+    assert (await kassa.gql(SET_BILLING_EMAIL, billing, member.token))["data"]
     await kassa.gql(
         "mutation($org: ID!) { setHostNotifications(input: {organizationId: $org, "
         'url: "http://127.0.0.1:9/hook"}) { __typename } }',
@@ -300,11 +304,22 @@ async def test_failed_renewal_is_past_due_until_a_retry_pays_it(kassa: Kassa) ->
     ).count()
     assert notified == 1
 
+    # when: the same failure told again, then Stripe's second attempt fails too
+    await _deliver(kassa, "invoice.payment_failed", failed, now)
+    await _deliver(kassa, "invoice.payment_failed", {**failed, "attempt_count": 2}, now + 1)
+
+    # then: one retry link per attempt, to the billing contact
+    mails = await OutboxMessage.filter(
+        kind=recovery.RECOVERY_MAIL, dedupe_key__contains=str(payment.id)
+    ).order_by("created_at")
+    assert [mail.payload["attempt"] for mail in mails] == [f"{failed['id']}:1", f"{failed['id']}:2"]
+    assert {mail.payload["to"] for mail in mails} == {BILLING}
+
     # when: a retry pays it, then the failure is told again, late
     paid = _invoice(
         subscription, invoice_id=failed["id"], intent_id=failed["payment_intent"], attempt=2
     )
-    await _deliver(kassa, "invoice.paid", paid, now + 1)
+    await _deliver(kassa, "invoice.paid", paid, now + 2)
     await _deliver(kassa, "invoice.payment_failed", failed, now)
 
     # then: ACTIVE with the period's one lot
