@@ -4,7 +4,8 @@ from typing import TYPE_CHECKING
 
 from kassa import models
 from kassa.ids import IdKind, decode
-from kassa.services import plans, subscriptions
+from kassa.services import invoices, plans, subscriptions
+from kassa.services.pagination import Page
 
 if TYPE_CHECKING:
     from kassa.schema.context import Context
@@ -18,6 +19,12 @@ async def plan_of(subscription: models.CreditSubscription) -> models.CreditPlan:
     plan = await plans.version(subscription.stripe_price_id)
     assert plan is not None, "a subscription's plan version is never deleted"
     return plan
+
+
+async def invoices_of(
+    subscription: models.CreditSubscription, first: int | None, after: str | None
+) -> Page[models.Invoice]:
+    return await invoices.subscription_invoices(subscription.id, first, after)
 
 
 async def subscription(context: Context, id: str) -> models.CreditSubscription | None:

@@ -13,9 +13,10 @@ from kassa.resolvers import subscriptions as subscription_resolvers
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
+from kassa.schema.invoices import Invoice
 from kassa.schema.money import Money
 from kassa.schema.payments import RETRY_KEY
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import NODE_ID, After, Connection, First, Node, global_id
 from kassa.services import subscriptions
 
 describe_enum(
@@ -82,6 +83,17 @@ class CreditSubscription(Node):
     @staticmethod
     async def plan(subscription: Subscription_) -> models.CreditPlan:
         return await subscription_resolvers.plan_of(subscription)
+
+    @strawberry.field(
+        description="Its invoices, one per paid Stripe invoice, newest first",
+        graphql_type=Connection[Invoice],
+    )
+    @staticmethod
+    async def invoices(
+        subscription: Subscription_, first: First = None, after: After = None
+    ) -> Connection[models.Invoice]:
+        page = await subscription_resolvers.invoices_of(subscription, first, after)
+        return Connection.of(page)
 
 
 @strawberry.type(description="The subscription as Stripe has it after the change")

@@ -661,7 +661,12 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     )
     if payment.purpose.grants_credits:
         await credit_lots.fill_lot(conn, payment)
-    invoice = await invoices.issue(conn, payment)
+    invoice = await invoices.issue(
+        conn,
+        payment,
+        subscription_id=payment.subscription_id,  # type: ignore[attr-defined]
+        stripe_invoice_id=payment.stripe_invoice_id,
+    )
     await _queue_receipt(conn, payment, invoice)
 
 

@@ -19,6 +19,7 @@ from kassa.models import (
     CreditLot,
     CreditPlan,
     CreditSubscription,
+    Invoice,
     OutboxMessage,
     Payment,
     StripeEvent,
@@ -74,7 +75,8 @@ NODE = "query($id: ID!) { node(id: $id) { id } }"
 SUBSCRIPTIONS = """
 query($org: ID!) {
   organization(id: $org) {
-    subscriptions { id status cancelAtPeriodEnd plan { code name } }
+    subscriptions { id status cancelAtPeriodEnd plan { code name }
+      invoices(first: 10) { edges { node { number status total { amount currency } } } } }
     credits { balance lots { credits remaining payment { id purpose status } } }
   }
 }
@@ -237,7 +239,11 @@ async def test_subscribe_with_a_saved_card_fills_one_lot_for_the_first_invoice(
     [lot] = state["credits"]["lots"]
     assert lot["payment"]["purpose"] == "SUBSCRIPTION"
     assert lot["payment"]["status"] == "SUCCEEDED"
-    assert [s["status"] for s in state["subscriptions"]] == ["ACTIVE"]
+    [listed] = state["subscriptions"]
+    assert listed["status"] == "ACTIVE"
+    [invoice] = [edge["node"] for edge in listed["invoices"]["edges"]]
+    assert invoice["total"] == {"amount": "100.00", "currency": "cny"}
+    assert invoice["status"] == "paid"
     await assert_ledger_consistent()
 
 
@@ -272,6 +278,10 @@ async def test_renewal_paid_and_told_many_times_fills_one_lot(kassa: Kassa) -> N
     assert [lot.credits for lot in lots] == [1100, 1100]
     renewed = await Payment.get(stripe_invoice_id=renewal["id"])
     assert (renewed.status, renewed.amount, renewed.currency) == ("SUCCEEDED", 10000, "cny")
+    [listed] = (await _state(kassa, member))["subscriptions"]
+    assert len(listed["invoices"]["edges"]) == 2
+    issued = await Invoice.get(payment=renewed)
+    assert (issued.stripe_invoice_id, issued.subscription_id) == (renewal["id"], subscription.id)
     await assert_ledger_consistent()
 
 

@@ -52,7 +52,7 @@ query($org: ID!) {
     invoices(first: 50) { edges { node { id number pdfUrl payment { id } } } }
     wallet(currency: "usd") { transactions { edges { node { id } } } }
     credits { lots { id } transactions { edges { node { id } } } }
-    subscriptions { id }
+    subscriptions { id invoices { edges { node { id } } } }
   }
 }
 """
