@@ -27,7 +27,7 @@ from kassa.pages import routes as page_routes
 from kassa.schema import build_schema
 from kassa.schema.context import Context, build_context
 from kassa.schema.guards import Limits, load_persisted_queries
-from kassa.services import credits, invoices
+from kassa.services import credits, invoices, plans
 from kassa.services.runtime import Runtime
 from kassa.web import StaticAssets, render_page
 from kassa.webhooks.stripe import stripe_webhook
@@ -148,7 +148,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ):
             await credits.sync_catalog(credits.read_catalog(settings.credit_packages_path))
             await invoices.sync_seller(invoices.configured_seller(settings))
+            await plans.sync_plans(plans.read_plans(settings.credit_packages_path))
             await runtime.open()
+            await plans.keep_at_stripe(runtime.gateway)
             try:
                 async with _in_process_worker(runtime, database_url):
                     yield

@@ -16,6 +16,8 @@ class IdKind(StrEnum):
     WALLET_TRANSACTION = "wtx"
     CREDIT_TRANSACTION = "ctx"
     INVOICE = "inv"
+    # Not "sub": that is how Stripe's own subscription ids start.
+    SUBSCRIPTION = "csub"
 
 
 def encode(kind: IdKind, value: uuid.UUID) -> str:

@@ -105,12 +105,19 @@ async def _forget_local_stripe_objects(url: str) -> None:
     """A local Stripe server without kept objects (its file deleted, or a demo from before
     they were kept) starts empty while the demo's database is kept: Customers and saved
     cards from an earlier run no longer exist there, and a payment naming them would fail.
-    kassa makes them again on first need."""
+    kassa makes them again on first need (plans: at start)."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with connection.transaction():
             await connection.execute("DELETE FROM saved_cards")
             await connection.execute("UPDATE organizations SET stripe_customer_id = NULL")
+            # The plans' Products and Prices are made again at start; subscriptions billed
+            # by the server that is gone can never be billed again.
+            await connection.execute("UPDATE credit_plans SET at_stripe = false")
+            await connection.execute(
+                "UPDATE credit_subscriptions SET status = 'CANCELED' "
+                "WHERE status IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE', 'UNPAID')"
+            )
     finally:
         await connection.close()
 

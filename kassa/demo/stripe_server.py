@@ -36,10 +36,11 @@ def main() -> None:
     _keep_state(args.state)
     import localstripe.resources
 
-    from kassa.demo import intents, local_events
+    from kassa.demo import intents, local_events, subscriptions
 
     local_events.install()
     intents.install()
+    subscriptions.install()
     # After install: unpickling the Checkout Sessions imports localstripe's server.
     localstripe.resources.store.try_load_from_disk()
     if args.api_version:

@@ -12,13 +12,24 @@ from kassa.models.reconciliation import ReconciliationRun, WorkerLease
 from kassa.models.refund import Refund, RefundStatus
 from kassa.models.saved_card import SavedCard
 from kassa.models.stripe_event import StripeEvent, StripeEventStatus
+from kassa.models.subscription import (
+    LIVE_STATUSES,
+    BillingInterval,
+    CreditPlan,
+    CreditSubscription,
+    SubscriptionStatus,
+)
 
 __all__ = [
+    "LIVE_STATUSES",
     "AccountKind",
     "ApiKey",
+    "BillingInterval",
     "CreditClawbackPart",
     "CreditLot",
     "CreditPackage",
+    "CreditPlan",
+    "CreditSubscription",
     "Invoice",
     "InvoiceCounter",
     "InvoiceSeller",
@@ -39,6 +50,7 @@ __all__ = [
     "SavedCard",
     "StripeEvent",
     "StripeEventStatus",
+    "SubscriptionStatus",
     "TransferKind",
     "WorkerLease",
 ]

@@ -9,12 +9,19 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from kassa.models.order import Order
     from kassa.models.organization import Organization
+    from kassa.models.subscription import CreditSubscription
 
 
 class PaymentPurpose(StrEnum):
     WALLET_TOP_UP = "WALLET_TOP_UP"
     CREDIT_PACKAGE = "CREDIT_PACKAGE"
     ORDER = "ORDER"
+    SUBSCRIPTION = "SUBSCRIPTION"
+
+    @property
+    def grants_credits(self) -> bool:
+        """Its success fills a credit lot, which a refund claws back."""
+        return self in (PaymentPurpose.CREDIT_PACKAGE, PaymentPurpose.SUBSCRIPTION)
 
 
 class PaymentStatus(StrEnum):
@@ -68,6 +75,13 @@ class Payment(Model):
     credit_package_code = fields.CharField(max_length=64, null=True)
     credits = fields.BigIntField(null=True)
     credit_expiry_days = fields.IntField(null=True)
+    # A SUBSCRIPTION payment pays one Stripe invoice of its subscription, for one plan
+    # version (its Price); one payment, hence one credit lot, per invoice.
+    subscription: fields.ForeignKeyNullableRelation[CreditSubscription] = fields.ForeignKeyField(
+        "kassa.CreditSubscription", related_name="payments", null=True, on_delete=fields.RESTRICT
+    )
+    stripe_invoice_id = fields.CharField(max_length=255, null=True, unique=True)
+    stripe_price_id = fields.CharField(max_length=255, null=True)
     # Where the receipt and refund notices go (the order's customer, or who topped up).
     receipt_email = fields.CharField(max_length=320, null=True)
     # Paid on Stripe Checkout's page: its session, never a PaymentIntent kassa confirms.

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from kassa.ids import IdKind, kind_of
-from kassa.resolvers import cards, invoices, orders, organizations, payments, refunds
+from kassa.resolvers import (
+    cards,
+    invoices,
+    orders,
+    organizations,
+    payments,
+    refunds,
+    subscriptions,
+)
 
 if TYPE_CHECKING:
     from kassa.schema.context import Context
@@ -21,6 +29,7 @@ RESOLVERS: dict[IdKind, NodeResolver] = {
     IdKind.REFUND: refunds.refund,
     IdKind.SAVED_CARD: cards.payment_method,
     IdKind.INVOICE: invoices.invoice,
+    IdKind.SUBSCRIPTION: subscriptions.subscription,
 }
 
 

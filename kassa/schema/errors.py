@@ -46,6 +46,8 @@ describe_enum(
         "answers with the payment in REQUIRES_ACTION instead)",
         "INVALID_STATE": "The object is not in a state that allows this (message says which)",
         "INVALID_INPUT": "An argument is malformed; field names it",
+        "ALREADY_SUBSCRIBED": "The organization already has a live (incomplete, active or "
+        "past due) subscription to this plan",
     },
 )
 

@@ -14,6 +14,7 @@ from kassa.resolvers import invoices as invoice_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import organizations as organization_resolvers
 from kassa.resolvers import payments as payment_resolvers
+from kassa.resolvers import subscriptions as subscription_resolvers
 from kassa.schema import credits, stats, wallets
 from kassa.schema.cards import PaymentMethod
 from kassa.schema.context import Info
@@ -23,6 +24,7 @@ from kassa.schema.invoices import Invoice
 from kassa.schema.orders import Order
 from kassa.schema.payments import Payment
 from kassa.schema.relay import NODE_ID, After, Connection, First, Node, global_id
+from kassa.schema.subscriptions import CreditSubscription
 from kassa.services.identity import OrgRole
 
 describe_enum(
@@ -130,6 +132,14 @@ class Organization(Node):
         ] = None,
     ) -> stats.PaymentStats:
         return await stats.payment_stats(info, organization, from_, to)
+
+    @strawberry.field(
+        description="Its credit plan subscriptions, newest first (ended ones too)",
+        graphql_type=list[CreditSubscription],
+    )
+    @staticmethod
+    async def subscriptions(organization: Organization_) -> list[models.CreditSubscription]:
+        return await subscription_resolvers.organization_subscriptions(organization)
 
     @strawberry.field(description="Its orders, newest first", graphql_type=Connection[Order])
     @staticmethod

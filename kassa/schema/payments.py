@@ -35,6 +35,7 @@ describe_enum(
         "WALLET_TOP_UP": "Money into the organization's wallet (topUpWallet)",
         "CREDIT_PACKAGE": "A credit package (buyCredits, startCheckout); its lot fills on success",
         "ORDER": "An order a host app sells (payOrder, startCheckout)",
+        "SUBSCRIPTION": "One invoice of a credit plan subscription; its lot fills on success",
     },
 )
 describe_enum(

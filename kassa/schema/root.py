@@ -17,6 +17,7 @@ from kassa.schema.organizations import OrganizationMutation, OrganizationQuery
 from kassa.schema.payments import PaymentMutation, PaymentQuery, Subscription
 from kassa.schema.refunds import RefundMutation
 from kassa.schema.stripe_events import StripeEventMutation, StripeEventQuery
+from kassa.schema.subscriptions import SubscriptionMutation, SubscriptionQuery
 from kassa.schema.wallets import WalletMutation
 
 QUERY_FIELDS = (
@@ -69,6 +70,7 @@ Query = _root(
         CheckoutQuery,
         StripeEventQuery,
         NodeQuery,
+        SubscriptionQuery,
     ),
     QUERY_FIELDS,
 )
@@ -86,6 +88,7 @@ Mutation = _root(
         RefundMutation,
         OrganizationMutation,
         StripeEventMutation,
+        SubscriptionMutation,
     ),
     MUTATION_FIELDS,
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
+from typing import Any
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
@@ -63,6 +64,38 @@ name = "Premium"
 credits = 13000
 price = "1000.00"
 currency = "cny"
+
+[[plan]]
+code = "trial-monthly"
+name = "体验包 Trial"
+credits = 500
+price = "50.00"
+currency = "cny"
+interval = "month"
+
+[[plan]]
+code = "standard-monthly"
+name = "标准包 Standard"
+credits = 1100
+price = "100.00"
+currency = "cny"
+interval = "month"
+
+[[plan]]
+code = "value-monthly"
+name = "超值包 Value"
+credits = 6000
+price = "500.00"
+currency = "cny"
+interval = "month"
+
+[[plan]]
+code = "premium-monthly"
+name = "豪华包 Premium"
+credits = 13000
+price = "1000.00"
+currency = "cny"
+interval = "month"
 """
 
 
@@ -74,9 +107,14 @@ class CatalogEntry:
     price: Money
 
 
+def catalog_document(path: Path | None) -> dict[str, Any]:
+    """The catalog file (TOML: `[[package]]` and `[[plan]]` tables), or the built-in one."""
+    return tomllib.loads(path.read_text() if path else DEFAULT_CATALOG)
+
+
 def read_catalog(path: Path | None) -> list[CatalogEntry]:
-    """The catalog file (TOML, `[[package]]` tables), or the built-in one."""
-    document = tomllib.loads(path.read_text() if path else DEFAULT_CATALOG)
+    """The catalog's one-off packages."""
+    document = catalog_document(path)
     return [
         CatalogEntry(
             code=str(entry["code"]),

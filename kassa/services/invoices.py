@@ -29,6 +29,7 @@ from kassa.config import Settings
 from kassa.ids import IdKind, encode
 from kassa.models import (
     CreditPackage,
+    CreditPlan,
     Invoice,
     InvoiceSeller,
     Order,
@@ -120,6 +121,8 @@ async def lines_for(conn: BaseDBAsyncClient, payment: Payment) -> list[Line]:
         return [await _package_line(conn, payment)]
     if payment.purpose is PaymentPurpose.ORDER:
         return [await _order_line(conn, payment)]
+    if payment.purpose is PaymentPurpose.SUBSCRIPTION:
+        return [await _plan_line(conn, payment)]
     return [Line("Payment", payment.amount)]
 
 
@@ -128,6 +131,13 @@ async def _package_line(conn: BaseDBAsyncClient, payment: Payment) -> Line:
     code = payment.credit_package_code
     package = await CreditPackage.filter(code=code).using_db(conn).first()
     name = package.name if package else (code or "Credits")
+    return Line(name, payment.amount, detail=f"{payment.credits or 0:,} credits")
+
+
+async def _plan_line(conn: BaseDBAsyncClient, payment: Payment) -> Line:
+    # The plan version the Stripe invoice charged for (a proration: its share of it).
+    plan = await CreditPlan.filter(stripe_price_id=payment.stripe_price_id).using_db(conn).first()
+    name = f"{plan.name} (subscription)" if plan else "Subscription"
     return Line(name, payment.amount, detail=f"{payment.credits or 0:,} credits")
 
 
@@ -297,6 +307,12 @@ async def organization_invoices(
     organization: Organization, first: int | None, after: str | None
 ) -> Page[Invoice]:
     return await paginate(Invoice.filter(organization=organization), first, after)
+
+
+async def subscription_invoices(
+    subscription_id: uuid.UUID, first: int | None, after: str | None
+) -> Page[Invoice]:
+    return await paginate(Invoice.filter(subscription_id=subscription_id), first, after)
 
 
 async def of_payments(keys: Sequence[uuid.UUID]) -> list[Invoice | None]:

@@ -559,7 +559,9 @@ async def apply_payment_intent(
     await announce_payment_updated(conn, payment.id)
     if changed:
         await _notify_host_of_payment(conn, payment)
-    if status is PaymentStatus.FAILED:
+    if status is PaymentStatus.FAILED and payment.purpose is not PaymentPurpose.SUBSCRIPTION:
+        # An invoice's failures are mailed from its own event, once per invoice attempt
+        # (subscription_billing): its intent's events would mail each attempt once more.
         await recovery.after_failed_attempt(conn, payment, intent)
     return True
 
@@ -644,7 +646,7 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
     organization_id: uuid.UUID = payment.organization_id  # type: ignore[attr-defined]
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
         credit, kind = ledger.wallet_account(organization_id, payment.currency), TransferKind.TOP_UP
-    else:  # an order or a credit package: money the organization earned
+    else:  # an order, credits bought or subscribed to: money the organization earned
         credit, kind = ledger.sales_account(organization_id, payment.currency), TransferKind.SALE
     await ledger.post_transfer(
         conn,
@@ -657,9 +659,14 @@ async def _settle(conn: BaseDBAsyncClient, payment: Payment) -> None:
             payment_id=payment.id,
         ),
     )
-    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+    if payment.purpose.grants_credits:
         await credit_lots.fill_lot(conn, payment)
-    invoice = await invoices.issue(conn, payment)
+    invoice = await invoices.issue(
+        conn,
+        payment,
+        subscription_id=payment.subscription_id,  # type: ignore[attr-defined]
+        stripe_invoice_id=payment.stripe_invoice_id,
+    )
     await _queue_receipt(conn, payment, invoice)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from kassa.models import CreditPackage, Order, Payment, PaymentPurpose, PaymentStatus
+from kassa.models import CreditPackage, CreditPlan, Order, Payment, PaymentPurpose, PaymentStatus
 from kassa.money import Money
 
 
@@ -34,7 +34,7 @@ async def receipt_of(payment: Payment) -> Receipt:
         status=payment.status,
         amount=Money.of_minor(payment.amount, payment.currency),
         description=await describe(payment, order),
-        credits=payment.credits if payment.purpose is PaymentPurpose.CREDIT_PACKAGE else None,
+        credits=payment.credits if payment.purpose.grants_credits else None,
         order_reference=(order.reference or order.description or "Order") if order else None,
         card_brand=payment.card_brand,
         card_last4=payment.card_last4,
@@ -55,4 +55,10 @@ async def describe(
         )
         name = package.name if package else payment.credit_package_code
         return f"{name}: {payment.credits:,} credits"
+    if payment.purpose is PaymentPurpose.SUBSCRIPTION:
+        plan = (
+            await CreditPlan.filter(stripe_price_id=payment.stripe_price_id).using_db(conn).first()
+        )
+        name = plan.name if plan else payment.stripe_price_id
+        return f"{name} (subscription): {payment.credits or 0:,} credits"
     return "Wallet top-up"

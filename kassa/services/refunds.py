@@ -189,7 +189,7 @@ async def _refund_amount(
 def _may_go_negative(caller: Caller, payment: Payment) -> bool:
     # Credits clawed back into debt are the organization's own business (the refund is
     # already an owner's or admin's call); a negative wallet is money, the platform's.
-    return caller.is_platform_admin or payment.purpose is PaymentPurpose.CREDIT_PACKAGE
+    return caller.is_platform_admin or payment.purpose.grants_credits
 
 
 async def _require_covered(
@@ -197,7 +197,7 @@ async def _require_covered(
 ) -> None:
     if payment.purpose is PaymentPurpose.WALLET_TOP_UP:
         await _require_wallet_covers(conn, payment, amount)
-    elif payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+    elif payment.purpose.grants_credits:
         await credit_lots.require_clawback_covered(conn, payment, held + amount, clock.now())
 
 
@@ -431,7 +431,7 @@ async def _book(conn: BaseDBAsyncClient, refund: Refund, *, reverse: bool) -> No
         )
     payment.amount_refunded += -refund.amount if reverse else refund.amount
     await payment.save(using_db=conn, update_fields=["amount_refunded", "updated_at"])
-    if payment.purpose is PaymentPurpose.CREDIT_PACKAGE:
+    if payment.purpose.grants_credits:
         follow = credit_lots.give_back if reverse else credit_lots.claw_back
         await follow(conn, payment, refund.id, clock.now())
     await _follow_order(conn, payment)

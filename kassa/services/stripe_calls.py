@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
 
-from kassa.models import Payment, Refund
+from kassa.models import CreditSubscription, Payment, Refund
 from kassa.services import deadline
 from kassa.services.errors import DomainError, ErrorCode
 
@@ -34,7 +34,7 @@ LONGEST_POLL_SECONDS = 0.25
 
 
 # What has a `stripe_call_until` column.
-Claimable = type[Payment] | type[Refund]
+Claimable = type[Payment] | type[Refund] | type[CreditSubscription]
 
 
 @asynccontextmanager

@@ -34,6 +34,7 @@ from kassa.services import (
     payments,
     refunds,
     saved_cards,
+    subscription_billing,
 )
 from kassa.services.errors import StripeMismatch, check_storable, not_found
 from kassa.services.pagination import Page, paginate
@@ -43,10 +44,12 @@ from kassa.services.stripe_gateway import (
     VerifiedEvent,
     checkout_snapshot,
     dispute_snapshot,
+    invoice_snapshot,
     payment_intent_snapshot,
     payment_method_snapshot,
     refund_snapshot,
     refunds_of_charge,
+    subscription_snapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -522,7 +525,13 @@ async def _payment_intent_changed(
     conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
 ) -> Outcome:
     intent = payment_intent_snapshot(data_object)
-    payment = await payments.payment_for_intent(conn, intent.id)
+    try:
+        payment = await payments.payment_for_intent(conn, intent.id)
+    except payments.UnknownPaymentIntent:
+        if isinstance(data_object.get("invoice"), str):
+            # An invoice's intent: the invoice's own events make and book its payment.
+            return Outcome()
+        raise
     await payments.apply_payment_intent(conn, payment, intent, event.stripe_created)
     if payment.card_last4 is None and payment.stripe_payment_method_id:
         # Neither the event nor the read before it gave the card: read it later.
@@ -604,7 +613,32 @@ async def _dispute_created(
     return Outcome(payment.id)
 
 
+async def _subscription_changed(
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    snapshot = subscription_snapshot(data_object)
+    await subscription_billing.apply_subscription_event(conn, snapshot, event.stripe_created)
+    return Outcome()
+
+
+async def _invoice_changed(
+    conn: BaseDBAsyncClient, event: InboxEvent, data_object: Mapping[str, object]
+) -> Outcome:
+    invoice = invoice_snapshot(data_object)
+    payment = await subscription_billing.apply_invoice_event(
+        conn, invoice, event.type, event.stripe_created
+    )
+    return Outcome(payment.id if payment is not None else None)
+
+
 HANDLERS: dict[str, Handler] = {
+    "customer.subscription.created": _subscription_changed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "invoice.finalized": _invoice_changed,
+    "invoice.paid": _invoice_changed,
+    "invoice.payment_succeeded": _invoice_changed,
+    "invoice.payment_failed": _invoice_changed,
     "charge.dispute.created": _dispute_created,
     "checkout.session.completed": _checkout_session_changed,
     "checkout.session.async_payment_succeeded": _checkout_session_changed,

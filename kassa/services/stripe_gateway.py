@@ -378,6 +378,115 @@ def _card(card: Any) -> CardDetails | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceSnapshot:
+    id: str
+    status: str  # draft | open | paid | void | uncollectible
+    subscription_id: str | None
+    payment_intent_id: str | None
+    # The invoice's PaymentIntent when Stripe's answer expanded it (never in events).
+    payment_intent: PaymentIntentSnapshot | None
+    amount_due: int
+    amount_paid: int
+    currency: str
+    attempt_count: int
+    # The Prices its lines charge for, the largest charge first (credits lines last).
+    price_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSnapshot:
+    id: str
+    status: str  # incomplete | active | past_due | unpaid | canceled | incomplete_expired …
+    customer_id: str | None
+    item_id: str | None
+    price_id: str | None
+    current_period_start: int | None
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    metadata: Mapping[str, str]
+    latest_invoice: InvoiceSnapshot | None
+
+
+def invoice_snapshot(obj: JSONObject) -> InvoiceSnapshot:
+    """Read an Invoice (event payload or API answer) into kassa's snapshot; the
+    subscription is where this API version puts it, or where newer ones do (`parent`)."""
+    intent = obj.get("payment_intent")
+    return InvoiceSnapshot(
+        id=str(obj["id"]),
+        status=str(obj.get("status") or "draft"),
+        subscription_id=_id_of(obj.get("subscription")) or _parent_subscription(obj),
+        payment_intent_id=_id_of(intent),
+        payment_intent=payment_intent_snapshot(intent) if isinstance(intent, Mapping) else None,
+        amount_due=int(obj.get("amount_due") or 0),
+        amount_paid=int(obj.get("amount_paid") or 0),
+        currency=str(obj.get("currency", "")).lower(),
+        attempt_count=int(obj.get("attempt_count") or 0),
+        price_ids=_line_prices(obj.get("lines")),
+    )
+
+
+def _parent_subscription(obj: JSONObject) -> str | None:
+    details = (obj.get("parent") or {}).get("subscription_details") or {}
+    return _id_of(details.get("subscription")) if isinstance(details, Mapping) else None
+
+
+def _line_prices(lines: Any) -> tuple[str, ...]:
+    data = lines.get("data") if isinstance(lines, Mapping) else None
+    if not isinstance(data, list):
+        return ()
+    charged = [
+        (int(line.get("amount") or 0), _id_of(line.get("price")) or _id_of(line.get("plan")))
+        for line in data
+        if isinstance(line, Mapping)
+    ]
+    return tuple(price for _, price in sorted(charged, key=lambda c: -c[0]) if price)
+
+
+def subscription_snapshot(obj: JSONObject) -> SubscriptionSnapshot:
+    """Read a Subscription (event payload or API answer) into kassa's snapshot."""
+    item = _first_item(obj)
+    latest = obj.get("latest_invoice")
+    return SubscriptionSnapshot(
+        id=str(obj["id"]),
+        status=str(obj.get("status") or "incomplete"),
+        customer_id=_id_of(obj.get("customer")),
+        item_id=_id_of(item),
+        price_id=_id_of(item.get("price")) or _id_of(item.get("plan")) if item else None,
+        # This API version has the period on the subscription, newer ones on its item.
+        current_period_start=_optional_int(obj.get("current_period_start"))
+        or _optional_int((item or {}).get("current_period_start")),
+        current_period_end=_optional_int(obj.get("current_period_end"))
+        or _optional_int((item or {}).get("current_period_end")),
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        metadata=_string_map(obj.get("metadata")),
+        latest_invoice=invoice_snapshot(latest) if isinstance(latest, Mapping) else None,
+    )
+
+
+def _first_item(obj: JSONObject) -> Mapping[str, Any] | None:
+    items = obj.get("items")
+    data = items.get("data") if isinstance(items, Mapping) else None
+    if isinstance(data, list) and data and isinstance(data[0], Mapping):
+        return cast(Mapping[str, Any], data[0])
+    return None
+
+
+class RecurringPrice(TypedDict):
+    """A plan of kassa's catalog as Stripe bills it: a Product and its recurring Price."""
+
+    product_id: str
+    price_id: str
+    name: str
+    amount: int
+    currency: str
+    interval: str  # month | year
+
+
+# Subscriptions kassa creates: the first invoice's PaymentIntent comes with the answer.
+WITH_FIRST_INVOICE = ["latest_invoice.payment_intent"]
+
+
 class CheckoutSessionRequest(TypedDict):
     """What kassa asks of a Checkout Session: one line, paid once."""
 
@@ -608,6 +717,119 @@ class StripeGateway:
     async def retrieve_card(self, payment_method_id: str) -> CardDetails | None:
         method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
         return _card_of_payment_method(method.to_dict())
+
+    async def keep_recurring_price(self, price: RecurringPrice) -> None:
+        """Make the Product and the Price unless Stripe has them. Their ids are kassa's own
+        (derived from the plan), so every process and every restart finds the same ones,
+        long after idempotency keys have expired. (Created through Stripe's Plans API: a
+        Plan is a Price to Stripe, and the local Stripe-compatible server knows only Plans.)"""
+        if not await self._exists(self._client.v1.products.retrieve_async(price["product_id"])):
+            await self._create_once(
+                self._client.v1.products.create_async(
+                    cast(Any, {"id": price["product_id"], "name": price["name"]})
+                )
+            )
+        if not await self._exists(self._client.v1.plans.retrieve_async(price["price_id"])):
+            params = {
+                "id": price["price_id"],
+                "product": price["product_id"],
+                "amount": price["amount"],
+                "currency": price["currency"],
+                "interval": price["interval"],
+            }
+            await self._create_once(self._client.v1.plans.create_async(cast(Any, params)))
+
+    async def _exists(self, request: Coroutine[Any, Any, Any]) -> bool:
+        try:
+            await self._call(request)
+        except StripeFailure as exc:
+            if exc.http_status == HTTPStatus.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _create_once(self, request: Coroutine[Any, Any, Any]) -> None:
+        # Another process may have made it meanwhile: Stripe says it exists (the local
+        # server answers 409), which is what was wanted.
+        try:
+            await self._call(request)
+        except StripeFailure as exc:
+            if exc.code != "resource_already_exists" and exc.http_status != HTTPStatus.CONFLICT:
+                raise
+
+    async def create_subscription(
+        self,
+        *,
+        subscription_key: str,
+        customer_id: str,
+        price_id: str,
+        payment_method_id: str | None,
+        metadata: dict[str, str],
+    ) -> SubscriptionSnapshot:
+        """Subscribe `customer_id` to `price_id`. With a card, Stripe charges the first
+        invoice now; without one, its PaymentIntent waits for the browser."""
+        params: dict[str, Any] = {
+            "customer": customer_id,
+            "items": [{"price": price_id}],
+            "metadata": metadata,
+            "expand": WITH_FIRST_INVOICE,
+        }
+        if payment_method_id:
+            params["default_payment_method"] = payment_method_id
+            params["payment_behavior"] = "allow_incomplete"
+        else:
+            params["payment_behavior"] = "default_incomplete"
+        subscription = await self._call(
+            self._client.v1.subscriptions.create_async(
+                cast(Any, params),
+                options={"idempotency_key": f"kassa:subscription:{subscription_key}:create"},
+            )
+        )
+        return subscription_snapshot(subscription.to_dict())
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        subscription = await self._call(
+            self._client.v1.subscriptions.retrieve_async(
+                subscription_id, cast(Any, {"expand": WITH_FIRST_INVOICE})
+            )
+        )
+        return subscription_snapshot(subscription.to_dict())
+
+    async def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool
+    ) -> SubscriptionSnapshot:
+        subscription = await self._call(
+            self._client.v1.subscriptions.update_async(
+                subscription_id, cast(Any, {"cancel_at_period_end": cancel})
+            )
+        )
+        return subscription_snapshot(subscription.to_dict())
+
+    async def cancel_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        subscription = await self._call(self._client.v1.subscriptions.cancel_async(subscription_id))
+        return subscription_snapshot(subscription.to_dict())
+
+    async def change_subscription_price(
+        self, subscription_id: str, *, item_id: str | None, price_id: str, change_key: str
+    ) -> SubscriptionSnapshot:
+        """Move the subscription's one item to `price_id`; Stripe computes the proration
+        and charges it at once (its invoice comes with the answer)."""
+        item: dict[str, Any] = {"price": price_id}
+        if item_id:
+            item["id"] = item_id
+        params = {
+            "items": [item],
+            "proration_behavior": "always_invoice",
+            "expand": WITH_FIRST_INVOICE,
+        }
+        subscription = await self._call(
+            self._client.v1.subscriptions.update_async(
+                subscription_id,
+                cast(Any, params),
+                options={"idempotency_key": f"kassa:subscription:{change_key}:change"},
+            )
+        )
+        return subscription_snapshot(subscription.to_dict())
 
     async def create_webhook_endpoint(self, *, url: str, events: list[str]) -> tuple[str, str]:
         """An endpoint sending `events` to `url`, written in the API version kassa pins;

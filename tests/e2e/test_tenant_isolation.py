@@ -1,10 +1,10 @@
 """Tenant isolation across the whole schema, not a few hand-picked fields.
 
-Organization A has money, an order with a refund, credits. hypothesis-graphql generates
-queries and mutations over every field of kassa's schema; every ID argument (and ID field
-of an input) carries one of A's ids. They are sent as an owner of organization B. No
-answer may hold anything of A's (ids, Stripe ids, amount, e-mail, reference), nothing of
-A's may change, and nothing may fail as an internal error.
+Organization A has money, an order with a refund, credits, a subscription. hypothesis-graphql
+generates queries and mutations over every field of kassa's schema; every ID argument (and ID
+field of an input) carries one of A's ids. They are sent as an owner of organization B. No
+answer may hold anything of A's (ids, Stripe ids, amount, e-mail, reference), nothing of A's
+may change, and nothing may fail as an internal error.
 """
 
 from __future__ import annotations
@@ -17,11 +17,20 @@ import hypothesis_graphql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kassa.models import CreditLot, LedgerAccount, Order, Organization, Payment, Refund
+from kassa.models import (
+    CreditLot,
+    CreditSubscription,
+    LedgerAccount,
+    Order,
+    Organization,
+    Payment,
+    Refund,
+)
 from kassa.schema import build_schema
 from tests.e2e.test_credit_spending import _paid_package
 from tests.e2e.test_orders import _create, _pay
 from tests.e2e.test_refunds import _refund
+from tests.e2e.test_subscriptions import _subscribe
 from tests.support import Kassa, Member
 
 EXAMPLES = 300
@@ -43,6 +52,7 @@ query($org: ID!) {
     invoices(first: 50) { edges { node { id number pdfUrl payment { id } } } }
     wallet(currency: "usd") { transactions { edges { node { id } } } }
     credits { lots { id } transactions { edges { node { id } } } }
+    subscriptions { id invoices { edges { node { id } } } }
   }
 }
 """
@@ -63,6 +73,8 @@ async def _organization_a(kassa: Kassa) -> tuple[Member, list[str], list[str]]:
     assert (await kassa.gql(SET_BILLING_EMAIL, billing, a.token))["data"]["setBillingEmail"] == {
         "__typename": "BillingEmailSet"
     }
+    subscribed = await _subscribe(kassa, a, "value-monthly", paymentMethodId="pm_card_visa")
+    assert subscribed["subscription"]["status"] == "ACTIVE", subscribed
     body = await kassa.gql(A_IDS_QUERY, {"org": a.organization_id}, a.token)
     ids = sorted(_strings(body["data"]) - {None})
     secrets = [*ids, AMOUNT, EMAIL, REFERENCE, BILLING_EMAIL, a.external_id]
@@ -92,6 +104,9 @@ async def _snapshot(a: Member) -> list[Any]:
         .order_by("id")
         .values("id", "status"),
         await CreditLot.filter(organization=organization).order_by("id").values("id", "remaining"),
+        await CreditSubscription.filter(organization=organization)
+        .order_by("id")
+        .values("id", "status", "stripe_price_id", "cancel_at_period_end"),
         (
             organization.notify_url,
             organization.credit_debt,
