@@ -7,6 +7,7 @@ a worker that dies after the effect but before marking it sent sends it again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,6 +24,8 @@ MAX_ATTEMPTS = 10
 BACKOFF_CAP = timedelta(hours=1)
 
 _senders: dict[str, Sender] = {}
+# The dedupe key column's width (OutboxMessage.dedupe_key).
+MAX_DEDUPE_KEY = 255
 
 
 class NotYet(Exception):
@@ -43,6 +46,7 @@ async def add(
 ) -> bool:
     """Write a message within the caller's transaction; a repeated dedupe key is a no-op.
     Whether this call wrote it."""
+    dedupe_key = _fitting(dedupe_key)
     message = OutboxMessage(id=uuid.uuid4(), kind=kind, dedupe_key=dedupe_key, payload=payload)
     written = await conn.execute_query_dict(
         "INSERT INTO outbox_messages (id, kind, dedupe_key, payload, status, attempts, "
@@ -56,6 +60,16 @@ async def add(
         ],
     )
     return bool(written)
+
+
+def _fitting(dedupe_key: str) -> str:
+    """The key as stored: a longer one (a mail to a long address) is shortened to its start
+    and a digest of the whole, so it still names one message and never fails the write (the
+    transaction booking a paid payment writes its receipt's)."""
+    if len(dedupe_key) <= MAX_DEDUPE_KEY:
+        return dedupe_key
+    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()
+    return f"{dedupe_key[: MAX_DEDUPE_KEY - len(digest) - 1]}:{digest}"
 
 
 async def due(limit: int) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from kassa.models import OutboxMessage, Payment, StripeEvent
+from kassa.models import Invoice, OutboxMessage, Payment, StripeEvent
 from kassa.services import api_keys
 from kassa.services.identity import OrgRole
 from tests.e2e.test_orders import _create, _pay, _wait_for_order
@@ -160,3 +160,40 @@ async def test_a_top_up_receipt_goes_where_the_api_key_says(kassa: Kassa, smtp: 
     assert topped["data"]["topUpWallet"]["payment"]["status"] == "SUCCEEDED"
     [receipt] = smtp.to(payer, "Receipt")
     assert receipt["Subject"] == "Receipt: 12.00 USD paid"
+
+
+async def _processed_success(intent_id: str) -> StripeEvent:
+    for _ in range(300):
+        event = await StripeEvent.get_or_none(
+            object_id=intent_id, type="payment_intent.succeeded", status="PROCESSED"
+        )
+        if event is not None:
+            return event
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no processed success event for {intent_id}")
+
+
+async def test_the_longest_receipt_address_kassa_takes_still_books_the_payment_once(
+    kassa: Kassa,
+) -> None:
+    # given: a receipt address of 317 characters (kassa takes up to 320)
+    member = await kassa.member()
+    address = f"{'r' * 64}@{'x' * 240}.example.com"
+
+    # when: paid by a card confirmed on the server, then Stripe's event arrives twice
+    paid = await kassa.top_up(member, "9.00", paymentMethodId="pm_card_visa", receiptEmail=address)
+    event = await _processed_success(paid["payment"]["stripePaymentIntentId"])
+    again = event.payload.replace(event.id, f"evt_{uuid.uuid4().hex}")
+    assert (await kassa.deliver_and_wait(again)).status == "PROCESSED"
+
+    # then: the money is booked and invoiced, and one receipt is queued
+    assert paid["payment"]["status"] == "SUCCEEDED"
+    assert (await kassa.wallet(member))["balance"]["amount"] == "9.00"
+    payment_id = paid["payment"]["id"].removeprefix("pay_")
+    assert await Invoice.filter(payment_id=payment_id).count() == 1
+    receipts = [
+        message
+        for message in await OutboxMessage.filter(kind="mail")
+        if message.payload["to"] == address
+    ]
+    assert len(receipts) == 1
