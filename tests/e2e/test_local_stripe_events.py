@@ -207,3 +207,31 @@ async def test_an_event_of_another_api_version_is_stored_flagged_and_not_applied
 
     processed = await stripe_events.process(stored.id, max_attempts=12)
     assert processed.status == StripeEventStatus.DEAD
+
+
+async def test_the_local_server_lists_intents_and_refunds_newest_first_as_stripe_does(
+    kassa: Kassa,
+) -> None:
+    # given: three intents made one after another, and two refunds of one charge
+    made = [
+        (await kassa.stripe.v1.payment_intents.create_async({"amount": 100 + i, "currency": "usd"}))
+        for i in range(3)
+    ]
+    member = await kassa.member()
+    body = await kassa.gql(PAID_BY_VISA, {"org": member.organization_id}, member.token)
+    payment = body["data"]["topUpWallet"]["payment"]
+    first = await _refund(kassa, member.token, payment["id"], amount="1.00")
+    second = await _refund(kassa, member.token, payment["id"], amount="2.00")
+    charge = (await kassa.payment(member, payment["id"]))["stripeChargeId"]
+
+    # when
+    newest = await kassa.stripe.v1.payment_intents.list_async({"limit": 2})
+    older = await kassa.stripe.v1.payment_intents.list_async(
+        {"limit": 1, "starting_after": newest.data[-1].id}
+    )
+    refunds = await kassa.stripe.v1.refunds.list_async({"charge": charge})
+
+    # then: the top-up's intent is the newest; paging goes back in time
+    assert [i.id for i in newest.data] == [payment["stripePaymentIntentId"], made[2].id]
+    assert [i.id for i in older.data] == [made[1].id]
+    assert [r.amount for r in refunds.data] == [200, 100], (first, second)
