@@ -18,7 +18,7 @@ from kassa.authentication import caller_of
 from kassa.ids import IdKind, decode
 from kassa.models import Invoice
 from kassa.pages.common import runtime
-from kassa.services import invoice_links, invoice_pdf, invoices
+from kassa.services import invoice_links, invoice_pdf, invoices, signed_links
 from kassa.services.identity import AuthenticationError
 
 
@@ -72,9 +72,9 @@ async def _linked(request: Request, invoice_id: uuid.UUID | None) -> Invoice:
     query = request.query_params
     try:
         invoice_links.check(key, invoice_id, query.get("expires", ""), query.get("signature", ""))
-    except invoice_links.InvalidLink as exc:
+    except signed_links.InvalidLink as exc:
         raise NOT_FOUND from exc
-    except invoice_links.ExpiredLink as exc:
+    except signed_links.ExpiredLink as exc:
         raise Refused(410, "This invoice link has expired. Sign in to download it.") from exc
     invoice = await invoices.by_id(invoice_id)
     if invoice is None:  # signed by kassa, for an invoice since gone: as if never valid

@@ -12,15 +12,15 @@ from starlette.responses import JSONResponse, Response
 
 from kassa.models import Payment, PaymentStatus
 from kassa.pages.common import ASKS, amount_text, card_text, runtime, status_text, stripe_origins
-from kassa.services import pay_links, receipts
+from kassa.services import pay_links, receipts, signed_links
 from kassa.services.errors import DomainError
 from kassa.web import render_page
 
 MAX_BODY_BYTES = 4096
 # What a link that cannot be used says, with its HTTP status; nothing about the payment.
 UNUSABLE = {
-    pay_links.InvalidLink: (404, "This payment link is not valid."),
-    pay_links.ExpiredLink: (410, "This payment link has expired. Ask for a new one."),
+    signed_links.InvalidLink: (404, "This payment link is not valid."),
+    signed_links.ExpiredLink: (410, "This payment link has expired. Ask for a new one."),
 }
 NO_KEY = (404, "Payment links are not set up on this server.")
 
@@ -38,11 +38,11 @@ async def _linked(request: Request) -> Payment:
         raise UnusableLink(*NO_KEY)
     try:
         payment_id = pay_links.payment_named(key, request.path_params["token"])
-    except (pay_links.InvalidLink, pay_links.ExpiredLink) as exc:
+    except (signed_links.InvalidLink, signed_links.ExpiredLink) as exc:
         raise UnusableLink(*UNUSABLE[type(exc)]) from exc
     payment = await pay_links.linked_payment(payment_id)
     if payment is None:  # signed by kassa, for a payment since gone: as if never valid
-        raise UnusableLink(*UNUSABLE[pay_links.InvalidLink])
+        raise UnusableLink(*UNUSABLE[signed_links.InvalidLink])
     return payment
 
 

@@ -9,9 +9,6 @@ may pay with a card of their own, never with the organization's saved cards.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 import uuid
 from datetime import timedelta
@@ -19,34 +16,23 @@ from datetime import timedelta
 from kassa.config import ConfigurationError, Settings
 from kassa.ids import kind_of
 from kassa.models import Order, OrderStatus, Payment, PaymentStatus, SavedCard
-from kassa.services import payments
+from kassa.services import payments, signed_links
 from kassa.services.errors import DomainError, ErrorCode, check_storable
+from kassa.services.signed_links import InvalidLink, check_expiry, check_signature
 from kassa.services.stripe_gateway import StripeFailure, StripeGateway
 
 PURPOSE = b"kassa pay link v1"
 PAID_ORDER = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
-class InvalidLink(Exception):
-    """Not a link kassa signed: altered, truncated, or signed with another key."""
-
-
-class ExpiredLink(Exception):
-    """A link kassa signed, past its expiry."""
-
-
 def signing_key(settings: Settings) -> bytes | None:
-    """The links' key; None when neither KASSA_LINK_SECRET nor KASSA_JWT_SECRET is set."""
-    secret = settings.link_secret or settings.jwt_secret
-    if not secret:
-        return None
-    # Derived, never the JWT secret itself: no link can be made into a bearer token.
-    return hmac.new(secret.encode(), PURPOSE, hashlib.sha256).digest()
+    """The pay links' key; None when neither KASSA_LINK_SECRET nor KASSA_JWT_SECRET is set."""
+    return signed_links.signing_key(settings, PURPOSE)
 
 
 def mint(key: bytes, payment_id: uuid.UUID, expires_at: int) -> str:
     fields = f"{payment_id.hex}.{expires_at}"
-    return f"{fields}.{_signature(key, fields)}"
+    return f"{fields}.{signed_links.signature(key, PURPOSE, fields)}"
 
 
 def link_path(settings: Settings, payment_id: uuid.UUID, *, now: float | None = None) -> str:
@@ -63,20 +49,13 @@ def payment_named(key: bytes, token: str, *, now: float | None = None) -> uuid.U
     """The payment a token names, once its signature and expiry are checked."""
     fields, _, signature = token.rpartition(".")
     payment_hex, _, expires_text = fields.partition(".")
-    if not hmac.compare_digest(signature.encode(), _signature(key, fields).encode()):
-        raise InvalidLink("the link's signature does not match")
+    check_signature(key, PURPOSE, fields, signature)
     try:
         payment_id, expires_at = uuid.UUID(hex=payment_hex), int(expires_text)
     except ValueError as exc:  # only with a leaked key: the fields were signed as they are
         raise InvalidLink("the link names no payment") from exc
-    if expires_at < (now if now is not None else time.time()):
-        raise ExpiredLink("the link has expired")
+    check_expiry(expires_at, now=now)
     return payment_id
-
-
-def _signature(key: bytes, fields: str) -> str:
-    digest = hmac.new(key, PURPOSE + b"|" + fields.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 async def linked_payment(payment_id: uuid.UUID) -> Payment | None:
