@@ -221,6 +221,9 @@ async def apply_invoice(
             # The billing contact gets a link to pay it, once per attempt Stripe made.
             attempt = f"{invoice.id}:{invoice.attempt_count}"
             await recovery.queue_recovery(conn, payment, attempt=attempt)
+    if failed and payment is not None and payment.status is PaymentStatus.SUCCEEDED:
+        # An earlier attempt's failure told after a retry paid the invoice: nothing is due.
+        return payment
     if invoice.status == "paid" or failed:
         await _follow_invoice(conn, subscription, paid=not failed, observed_at=observed_at)
     return payment

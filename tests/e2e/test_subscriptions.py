@@ -341,6 +341,35 @@ async def test_failed_renewal_is_past_due_until_a_retry_pays_it(kassa: Kassa) ->
     await assert_ledger_consistent()
 
 
+async def test_a_failure_told_after_the_retry_paid_leaves_it_active(kassa: Kassa) -> None:
+    # given: a renewal failed once, then Stripe's retry paid it; the paid invoice is told
+    # first, the failure (an earlier attempt) after it
+    member = await kassa.member()
+    subscription = await _subscribed(kassa, member)
+    now = int(time.time()) + 10
+    failed = _invoice(subscription, status="open", attempt=1)
+    paid = _invoice(
+        subscription, invoice_id=failed["id"], intent_id=failed["payment_intent"], attempt=2
+    )
+    await _deliver(kassa, "invoice.paid", paid, now + 2)
+
+    # when
+    await _deliver(kassa, "invoice.payment_failed", failed, now + 1)
+
+    # then: the invoice is paid, so the subscription is not past due, and no one is told so
+    await subscription.refresh_from_db()
+    assert subscription.status == "ACTIVE"
+    payment = await Payment.get(stripe_invoice_id=failed["id"])
+    assert payment.status == "SUCCEEDED"
+    told = await OutboxMessage.filter(
+        dedupe_key__startswith=f"notify:subscription:{subscription.id}:PAST_DUE"
+    ).count()
+    assert told == 0
+    assert not await OutboxMessage.exists(
+        kind=recovery.RECOVERY_MAIL, dedupe_key__contains=str(payment.id)
+    )
+
+
 async def test_cancel_at_period_end_stays_active_until_stripe_ends_it(kassa: Kassa) -> None:
     # given
     member = await kassa.member()
