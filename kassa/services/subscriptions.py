@@ -102,11 +102,28 @@ async def _new_subscription(
         # The same key at once (the first insert wins), or a live subscription to the plan.
         if key and (existing := await _by_key(organization, key, fingerprint)) is not None:
             return existing
+        if (unconfirmed := await _unconfirmed(organization, plan, fingerprint)) is not None:
+            return unconfirmed
         raise DomainError(
             ErrorCode.ALREADY_SUBSCRIBED,
             "the organization already subscribes to this plan",
             "planCode",
         ) from None
+
+
+async def _unconfirmed(
+    organization: Organization, plan: CreditPlan, fingerprint: str
+) -> CreditSubscription | None:
+    """The same subscribe made before, whose outcome at Stripe kassa has not heard (Stripe
+    not reached, its answer lost): repeating it goes on with that one, under the Stripe
+    idempotency key of its first try, instead of refusing it as subscribed for ever."""
+    return await CreditSubscription.get_or_none(
+        organization=organization,
+        plan_code=plan.code,
+        status__in=LIVE_STATUSES,
+        stripe_subscription_id__isnull=True,
+        request_fingerprint=fingerprint,
+    )
 
 
 async def _by_key(

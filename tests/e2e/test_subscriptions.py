@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from kassa.demo.local_stripe import SECRET_KEY, LocalStripe
 from kassa.ids import IdKind, decode
 from kassa.models import (
     CreditLot,
@@ -24,13 +25,15 @@ from kassa.models import (
     Payment,
     StripeEvent,
 )
-from kassa.services import plans, recovery
-from kassa.services.identity import OrgRole
+from kassa.services import plans, recovery, subscriptions
+from kassa.services.errors import DomainError, ErrorCode
+from kassa.services.identity import Caller, OrgRole
 from kassa.services.stripe_gateway import StripeGateway
 from tests.e2e.test_credit_spending import _consume
 from tests.e2e.test_recovery import SET_BILLING_EMAIL
 from tests.e2e.test_refunds import _refund
 from tests.e2e.test_saved_cards import _saved_card
+from tests.stripe_proxy import Fault, Mode, StripeProxy
 from tests.support import (
     JSON,
     VISA,
@@ -368,6 +371,39 @@ async def test_a_failure_told_after_the_retry_paid_leaves_it_active(kassa: Kassa
     assert not await OutboxMessage.exists(
         kind=recovery.RECOVERY_MAIL, dedupe_key__contains=str(payment.id)
     )
+
+
+async def test_a_subscribe_stripe_never_heard_of_can_be_repeated_without_a_key(
+    kassa: Kassa, local_stripe: LocalStripe
+) -> None:
+    # given: subscribing (no idempotency key) when Stripe cannot be reached
+    member = await kassa.member()
+    unreachable = StripeProxy(local_stripe.api_base).start()
+    unreachable.add(Fault("/v1/subscriptions", Mode.ERROR, method="POST", exact=True, status=503))
+    gateway = StripeGateway(SECRET_KEY, api_base=unreachable.api_base, max_network_retries=0)
+    caller = Caller("owner", org_external_id=member.external_id, org_role=OrgRole.OWNER)
+    request = subscriptions.Subscribe(
+        decode(IdKind.ORGANIZATION, member.organization_id), STANDARD, "pm_card_visa"
+    )
+    try:
+        await subscriptions.subscribe(caller, gateway, request, expiry_days=182)
+        raise AssertionError("Stripe answered")
+    except DomainError as exc:
+        assert exc.code is ErrorCode.PAYMENT_OUTCOME_UNKNOWN
+    finally:
+        await gateway.aclose()
+        unreachable.stop()
+
+    # when: the request is repeated, as the answer says
+    result = await _subscribe(kassa, member, paymentMethodId="pm_card_visa")
+
+    # then: the subscription goes on (not ALREADY_SUBSCRIBED for ever), and is the only one
+    assert result.get("subscription", {}).get("status") == "ACTIVE", result
+    [subscription] = await CreditSubscription.filter(
+        organization_id=decode(IdKind.ORGANIZATION, member.organization_id)
+    )
+    assert f"csub_{subscription.id.hex}" == result["subscription"]["id"]
+    assert [lot.credits for lot in await _lots(subscription)] == [1100]
 
 
 async def test_cancel_at_period_end_stays_active_until_stripe_ends_it(kassa: Kassa) -> None:
