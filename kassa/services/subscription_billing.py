@@ -277,6 +277,11 @@ async def _payment_of(
             "payment of kassa's"
         )
     payment = Payment._init_from_db(**rows[0])
+    if payment.subscription_id != subscription.id:  # type: ignore[attr-defined]
+        raise SubscriptionMismatch(
+            f"invoice {invoice.id} names subscription {invoice.subscription_id}; its payment "
+            f"{payment.id} is another subscription's"
+        )
     if (payment.amount, payment.currency) != (invoice.amount_due, invoice.currency):
         raise SubscriptionMismatch(
             f"invoice {invoice.id} now charges {invoice.amount_due} {invoice.currency}, its "

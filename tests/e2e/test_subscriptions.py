@@ -503,6 +503,25 @@ async def test_an_invoice_charging_more_than_the_plan_is_refused(kassa: Kassa) -
     assert len(await _lots(subscription)) == 1
 
 
+async def test_an_invoice_told_as_another_subscriptions_is_refused(kassa: Kassa) -> None:
+    # given: A's renewal failed; B has a subscription of its own
+    a, b = await kassa.member(), await kassa.member()
+    ours, theirs = await _subscribed(kassa, a), await _subscribed(kassa, b)
+    failed = _invoice(ours, status="open")
+    await _deliver(kassa, "invoice.payment_failed", failed)
+
+    # when: A's invoice is told paid, as B's subscription's
+    paid = {**_invoice(theirs, invoice_id=failed["id"], intent_id=failed["payment_intent"])}
+    event = await kassa.deliver_and_wait(stripe_event("invoice.paid", paid))
+
+    # then: refused, and neither organization's record moved
+    assert (event.last_error or "").startswith("refused: SubscriptionMismatch"), event.last_error
+    assert (await Payment.get(stripe_invoice_id=failed["id"])).status == "FAILED"
+    assert [lot.credits for lot in await _lots(ours)] == [1100]
+    await ours.refresh_from_db()
+    assert ours.status == "PAST_DUE"
+
+
 async def test_refund_of_a_subscription_invoice_claws_its_credits_back(kassa: Kassa) -> None:
     # given
     member = await kassa.member()
