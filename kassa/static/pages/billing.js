@@ -115,11 +115,11 @@ export function billing(shop) {
   }
 
   function showSubscriptions(subscriptions, demo) {
-    document.getElementById("renewal-hint").hidden = !demo || subscriptions.length === 0;
     const rows = subscriptions.map((subscription) => {
       const live = ["ACTIVE", "PAST_DUE", "INCOMPLETE"].includes(subscription.status);
       const renewable = demo && ["ACTIVE", "PAST_DUE"].includes(subscription.status);
-      const ends = subscription.cancelAtPeriodEnd
+      // An ended subscription's date is when it ended: nothing is left to cancel then.
+      const ends = live && subscription.cancelAtPeriodEnd
         ? element("span", {}, day(subscription.currentPeriodEnd), " ",
             element("span", { class: "pill pill-CANCELED", "data-testid": "cancel-at-period-end" }, "cancels then"))
         : day(subscription.currentPeriodEnd);
@@ -143,6 +143,8 @@ export function billing(shop) {
     });
     if (!rows.length) rows.push(element("tr", { class: "empty" }, element("td", { colspan: "4" }, "No subscriptions yet.")));
     document.getElementById("subscription-rows").replaceChildren(...rows);
+    document.getElementById("renewal-hint").hidden =
+      !demo || !subscriptions.some((subscription) => ["ACTIVE", "PAST_DUE"].includes(subscription.status));
     // Paid elsewhere (on the retry link's page): this page sees it without a reload.
     if (!lookingAgain && subscriptions.some((subscription) => WAITING.includes(subscription.status))) {
       lookingAgain = window.setTimeout(() => { lookingAgain = 0; shop.refresh(); }, 3000);
