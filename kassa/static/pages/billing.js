@@ -178,7 +178,7 @@ export function billing(shop) {
         element("td", { class: "when" }, day(invoice.createdAt)),
         element("td", { class: "num" }, money(invoice.total)),
         element("td", {}, element("span", { class: `pill pill-${invoice.status}` }, invoice.status.replace("_", " "))),
-        element("td", { class: "num" },
+        element("td", { class: "num actions-cell" },
           element("button", { type: "button", class: "button small", "data-testid": "download-invoice",
             onclick: (event) => download(invoice, event.currentTarget) }, "PDF")),
       ),
