@@ -36,11 +36,12 @@ def main() -> None:
     _keep_state(args.state)
     import localstripe.resources
 
-    from kassa.demo import intents, local_events, subscriptions
+    from kassa.demo import intents, local_events, renewals, subscriptions
 
     local_events.install()
     intents.install()
     subscriptions.install()
+    renewals.install()
     # After install: unpickling the Checkout Sessions imports localstripe's server.
     localstripe.resources.store.try_load_from_disk()
     if args.api_version:
@@ -50,6 +51,7 @@ def main() -> None:
 
     _add_checkout(localstripe.server.app)
     local_events.add_routes(localstripe.server.app)
+    renewals.add_routes(localstripe.server.app)
     local_events.listen_to_kept_endpoints()
 
     sock = _listening_socket(args.port)

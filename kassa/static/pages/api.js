@@ -69,3 +69,14 @@ export function showStatus(element, text) {
   element.textContent = text;
   element.className = `pill pill-${text.split(":")[0]}`;
 }
+
+// A DOM element with attributes (`onclick` becomes a listener) and children.
+export function element(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === "onclick") node.addEventListener("click", value);
+    else node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}

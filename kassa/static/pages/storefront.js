@@ -1,7 +1,8 @@
 // The demo storefront: a GraphQL client of kassa, signed in as the demo organization's owner
 // with the token the page was served with.
 
-import { gql, money, showStatus, statusText, subscribe } from "./api.js";
+import { element, gql, money, showStatus, statusText, subscribe } from "./api.js";
+import { BILLING_FIELDS, PLAN_FIELDS, billing } from "./billing.js";
 import { authenticate, collectCard, errorText, mountCard } from "./card.js";
 
 const token = document.querySelector('meta[name="kassa-token"]').content;
@@ -18,8 +19,10 @@ const OVERVIEW = `query Storefront {
     credits { balance }
     paymentMethods { id isDefault card { brand last4 expMonth expYear } }
     payments(first: 15) { edges { node { ${PAYMENT_FIELDS} } } }
+    ${BILLING_FIELDS}
   } } }
   creditPackages { code name credits price { amount currency } }
+  creditPlans { ${PLAN_FIELDS} }
 }`;
 const RESULT = `__typename
   ... on PaymentIntentCreated { clientSecret payment { ${PAYMENT_FIELDS} } }
@@ -46,6 +49,10 @@ let role = null;
 let packagesShown = false;
 let stopFollowing = () => {};
 const cardField = mountCard(document.getElementById("card-element"));
+const plans = billing({
+  ask, token, cardField, refresh: () => refresh(), setupSecret: (keep) => setupSecret(keep),
+  organization: () => organization,
+});
 
 async function refresh() {
   const data = await ask(OVERVIEW);
@@ -59,16 +66,7 @@ async function refresh() {
   showCards(organization.paymentMethods);
   showPayments(organization.payments.edges.map((edge) => edge.node));
   if (!packagesShown) showPackages(data.creditPackages);
-}
-
-function element(tag, attributes, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes || {})) {
-    if (name === "onclick") node.addEventListener("click", value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
+  plans.show(organization, data.creditPlans);
 }
 
 function showPackages(packages) {
@@ -115,7 +113,9 @@ function showCards(cards) {
   );
 }
 
-const PURPOSES = { WALLET_TOP_UP: "Wallet top-up", CREDIT_PACKAGE: "Credits", ORDER: "Order" };
+const PURPOSES = {
+  WALLET_TOP_UP: "Wallet top-up", CREDIT_PACKAGE: "Credits", ORDER: "Order", SUBSCRIPTION: "Subscription",
+};
 
 function showPayments(payments) {
   const rows = payments.map((payment) => {
@@ -302,3 +302,5 @@ document.getElementById("order-form").addEventListener("submit", async (event) =
 
 // Forms submitted before the first answer wait for it (they need the organization's id).
 const ready = refresh();
+// Back from another tab (a retry link paid there): show what changed meanwhile.
+window.addEventListener("focus", () => refresh());
