@@ -795,18 +795,24 @@ class StripeGateway:
         )
         return subscription_snapshot(subscription.to_dict())
 
-    async def set_cancel_at_period_end(
-        self, subscription_id: str, cancel: bool
-    ) -> SubscriptionSnapshot:
+    async def cancel_at_period_end(self, subscription_id: str) -> SubscriptionSnapshot:
+        # Both cancels go one way only, so a key per subscription makes a repeat a no-op.
         subscription = await self._call(
             self._client.v1.subscriptions.update_async(
-                subscription_id, cast(Any, {"cancel_at_period_end": cancel})
+                subscription_id,
+                cast(Any, {"cancel_at_period_end": True}),
+                options={"idempotency_key": f"kassa:subscription:{subscription_id}:period-end"},
             )
         )
         return subscription_snapshot(subscription.to_dict())
 
     async def cancel_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
-        subscription = await self._call(self._client.v1.subscriptions.cancel_async(subscription_id))
+        subscription = await self._call(
+            self._client.v1.subscriptions.cancel_async(
+                subscription_id,
+                options={"idempotency_key": f"kassa:subscription:{subscription_id}:cancel"},
+            )
+        )
         return subscription_snapshot(subscription.to_dict())
 
     async def change_subscription_price(

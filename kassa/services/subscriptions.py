@@ -191,7 +191,7 @@ async def cancel(
     async with stripe_calls.one_at_a_time(subscription.id, CreditSubscription):
         try:
             if at_period_end:
-                snapshot = await gateway.set_cancel_at_period_end(stripe_id, True)
+                snapshot = await gateway.cancel_at_period_end(stripe_id)
             else:
                 snapshot = await gateway.cancel_subscription(stripe_id)
         except StripeFailure as exc:

@@ -7,6 +7,7 @@ import graphql
 from kassa.schema import build_schema
 from tests.e2e.test_refunds import _paid_order, _refund
 from tests.e2e.test_saved_cards import _saved_card
+from tests.e2e.test_subscriptions import _subscribe
 from tests.support import JSON, Kassa, Member
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
@@ -43,7 +44,14 @@ async def _one_of_each_node(kassa: Kassa, member: Member) -> dict[str, str]:
         "Refund": refunded["refund"]["id"],
         "PaymentMethod": await _saved_card(kassa, member),
         "Invoice": await _invoice_id(kassa, member, payment_id),
+        "CreditSubscription": await _subscription_id(kassa, member),
     }
+
+
+async def _subscription_id(kassa: Kassa, member: Member) -> str:
+    subscribed = await _subscribe(kassa, member, paymentMethodId="pm_card_visa")
+    subscription_id: str = subscribed["subscription"]["id"]
+    return subscription_id
 
 
 async def _invoice_id(kassa: Kassa, member: Member, payment_id: str) -> str:
