@@ -383,6 +383,7 @@ class InvoiceSnapshot:
     id: str
     status: str  # draft | open | paid | void | uncollectible
     subscription_id: str | None
+    customer_id: str | None
     payment_intent_id: str | None
     # The invoice's PaymentIntent when Stripe's answer expanded it (never in events).
     payment_intent: PaymentIntentSnapshot | None
@@ -416,6 +417,7 @@ def invoice_snapshot(obj: JSONObject) -> InvoiceSnapshot:
         id=str(obj["id"]),
         status=str(obj.get("status") or "draft"),
         subscription_id=_id_of(obj.get("subscription")) or _parent_subscription(obj),
+        customer_id=_id_of(obj.get("customer")),
         payment_intent_id=_id_of(intent),
         payment_intent=payment_intent_snapshot(intent) if isinstance(intent, Mapping) else None,
         amount_due=int(obj.get("amount_due") or 0),

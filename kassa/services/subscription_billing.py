@@ -88,6 +88,7 @@ async def apply_subscription_event(
     subscription = await _locked(conn, snapshot.id) or await _adopted(conn, snapshot)
     if subscription is None:
         return False
+    await _check_customer(conn, subscription, snapshot.customer_id, f"subscription {snapshot.id}")
     await apply_subscription(conn, subscription, snapshot, observed_at)
     return True
 
@@ -101,6 +102,7 @@ async def apply_invoice_event(
     subscription = await _locked(conn, invoice.subscription_id)
     if subscription is None:
         raise UnknownSubscription(f"no subscription for Stripe's {invoice.subscription_id}")
+    await _check_customer(conn, subscription, invoice.customer_id, f"invoice {invoice.id}")
     failed = event_type == "invoice.payment_failed"
     return await apply_invoice(conn, subscription, invoice, observed_at, failed=failed)
 
@@ -129,12 +131,22 @@ async def _adopted(
     )
     if subscription is None:
         return None
-    organization = await Organization.filter(id=subscription.organization_id).using_db(conn).get()  # type: ignore[attr-defined]
-    if organization.stripe_customer_id != snapshot.customer_id:
-        raise SubscriptionMismatch(
-            f"subscription {snapshot.id} names kassa's {named} but bills another customer"
-        )
+    await _check_customer(conn, subscription, snapshot.customer_id, f"subscription {snapshot.id}")
     return subscription
+
+
+async def _check_customer(
+    conn: BaseDBAsyncClient, subscription: CreditSubscription, customer_id: str | None, what: str
+) -> None:
+    """What Stripe says of a subscription is only taken if it bills the organization's own
+    customer: its id alone is not enough to move another organization's money."""
+    organization_id = subscription.organization_id  # type: ignore[attr-defined]
+    organization = await Organization.filter(id=organization_id).using_db(conn).get()
+    if customer_id is None or organization.stripe_customer_id != customer_id:
+        raise SubscriptionMismatch(
+            f"{what} of kassa's subscription {subscription.id} bills {customer_id}, "
+            "not its organization's customer"
+        )
 
 
 async def apply_subscription(

@@ -21,6 +21,7 @@ from kassa.models import (
     CreditPlan,
     CreditSubscription,
     Invoice,
+    Organization,
     OutboxMessage,
     Payment,
     StripeEvent,
@@ -141,7 +142,7 @@ async def _lots(subscription: CreditSubscription) -> list[CreditLot]:
     return await CreditLot.filter(payment__subscription=subscription).order_by("created_at")
 
 
-def _invoice(
+async def _invoice(
     subscription: CreditSubscription,
     *,
     amount: int = 10000,
@@ -159,6 +160,7 @@ def _invoice(
     invoice.update(
         id=invoice_id or f"in_{uuid.uuid4().hex[:24]}",
         status=status,
+        customer=await _customer_of(subscription),
         subscription=subscription.stripe_subscription_id,
         parent={
             "type": "subscription_details",
@@ -175,6 +177,13 @@ def _invoice(
         billing_reason="subscription_cycle",
     )
     return invoice
+
+
+async def _customer_of(subscription: CreditSubscription) -> str | None:
+    organization_id = subscription.organization_id  # type: ignore[attr-defined]
+    organization = await Organization.get(id=organization_id)
+    customer_id: str | None = organization.stripe_customer_id
+    return customer_id
 
 
 async def _deliver(kassa: Kassa, event_type: str, data: JSON, created: int | None = None) -> None:
@@ -254,7 +263,7 @@ async def test_renewal_paid_and_told_many_times_fills_one_lot(kassa: Kassa) -> N
     # given
     member = await kassa.member()
     subscription = await _subscribed(kassa, member)
-    renewal = _invoice(subscription)
+    renewal = await _invoice(subscription)
     intent = fixture("payment_intent")
     intent.update(
         id=renewal["payment_intent"],
@@ -301,7 +310,7 @@ async def test_failed_renewal_is_past_due_until_a_retry_pays_it(kassa: Kassa) ->
         member.token,
     )
     now = int(time.time())
-    failed = _invoice(subscription, status="open", attempt=1)
+    failed = await _invoice(subscription, status="open", attempt=1)
 
     # when: the renewal fails
     await _deliver(kassa, "invoice.payment_failed", failed, now)
@@ -329,7 +338,7 @@ async def test_failed_renewal_is_past_due_until_a_retry_pays_it(kassa: Kassa) ->
     assert {mail.payload["to"] for mail in mails} == {BILLING}
 
     # when: a retry pays it, then the failure is told again, late
-    paid = _invoice(
+    paid = await _invoice(
         subscription, invoice_id=failed["id"], intent_id=failed["payment_intent"], attempt=2
     )
     await _deliver(kassa, "invoice.paid", paid, now + 2)
@@ -350,8 +359,8 @@ async def test_a_failure_told_after_the_retry_paid_leaves_it_active(kassa: Kassa
     member = await kassa.member()
     subscription = await _subscribed(kassa, member)
     now = int(time.time()) + 10
-    failed = _invoice(subscription, status="open", attempt=1)
-    paid = _invoice(
+    failed = await _invoice(subscription, status="open", attempt=1)
+    paid = await _invoice(
         subscription, invoice_id=failed["id"], intent_id=failed["payment_intent"], attempt=2
     )
     await _deliver(kassa, "invoice.paid", paid, now + 2)
@@ -426,6 +435,7 @@ async def test_cancel_at_period_end_stays_active_until_stripe_ends_it(kassa: Kas
     ended = fixture("subscription")
     ended.update(
         id=subscription.stripe_subscription_id,
+        customer=await _customer_of(subscription),
         status="canceled",
         cancel_at_period_end=True,
         metadata={"kassa_subscription_id": str(subscription.id)},
@@ -481,7 +491,7 @@ async def test_a_late_upgrade_does_not_buy_the_bigger_plans_whole_grant(kassa: K
     premium = await CreditPlan.get(code=PREMIUM, active=True)
 
     # when: upgraded a day before renewal, Stripe prorates: 30.00 CNY charged
-    proration = _invoice(subscription, amount=3000, price_id=premium.stripe_price_id)
+    proration = await _invoice(subscription, amount=3000, price_id=premium.stripe_price_id)
     proration["billing_reason"] = "subscription_update"
     await _deliver(kassa, "invoice.paid", proration)
 
@@ -494,7 +504,7 @@ async def test_an_invoice_charging_more_than_the_plan_is_refused(kassa: Kassa) -
     member = await kassa.member()
     subscription = await _subscribed(kassa, member)
 
-    too_much = _invoice(subscription, amount=10001)
+    too_much = await _invoice(subscription, amount=10001)
     event = await kassa.deliver_and_wait(stripe_event("invoice.paid", too_much))
 
     assert event.status in ("FAILED", "DEAD")
@@ -507,11 +517,11 @@ async def test_an_invoice_told_as_another_subscriptions_is_refused(kassa: Kassa)
     # given: A's renewal failed; B has a subscription of its own
     a, b = await kassa.member(), await kassa.member()
     ours, theirs = await _subscribed(kassa, a), await _subscribed(kassa, b)
-    failed = _invoice(ours, status="open")
+    failed = await _invoice(ours, status="open")
     await _deliver(kassa, "invoice.payment_failed", failed)
 
     # when: A's invoice is told paid, as B's subscription's
-    paid = {**_invoice(theirs, invoice_id=failed["id"], intent_id=failed["payment_intent"])}
+    paid = await _invoice(theirs, invoice_id=failed["id"], intent_id=failed["payment_intent"])
     event = await kassa.deliver_and_wait(stripe_event("invoice.paid", paid))
 
     # then: refused, and neither organization's record moved
@@ -520,6 +530,29 @@ async def test_an_invoice_told_as_another_subscriptions_is_refused(kassa: Kassa)
     assert [lot.credits for lot in await _lots(ours)] == [1100]
     await ours.refresh_from_db()
     assert ours.status == "PAST_DUE"
+
+
+async def test_events_of_its_subscription_billing_another_customer_are_refused(
+    kassa: Kassa,
+) -> None:
+    # given: A's subscription; B's Stripe customer
+    a, b = await kassa.member(), await kassa.member()
+    ours, theirs = await _subscribed(kassa, a), await _subscribed(kassa, b)
+    renewal = {**await _invoice(ours), "customer": await _customer_of(theirs)}
+    ended = fixture("subscription")
+    ended.update(id=ours.stripe_subscription_id, status="canceled", customer=renewal["customer"])
+
+    # when: Stripe's renewal and end of A's subscription are told as billing B's customer
+    paid = await kassa.deliver_and_wait(stripe_event("invoice.paid", renewal))
+    deleted = await kassa.deliver_and_wait(stripe_event("customer.subscription.deleted", ended))
+
+    # then: both refused; A's subscription, payments and credits are as they were
+    for event in (paid, deleted):
+        assert (event.last_error or "").startswith("refused: SubscriptionMismatch"), event
+    assert not await Payment.exists(stripe_invoice_id=renewal["id"])
+    assert [lot.credits for lot in await _lots(ours)] == [1100]
+    await ours.refresh_from_db()
+    assert ours.status == "ACTIVE"
 
 
 async def test_refund_of_a_subscription_invoice_claws_its_credits_back(kassa: Kassa) -> None:
