@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeGuard
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
+from tortoise.models import Model
 
 from kassa.schema.admission import Admission
 from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
@@ -41,6 +45,21 @@ class KassaSchema(strawberry.Schema):
 def _operation(execution_context: ExecutionContext | None) -> str:
     name = execution_context.operation_name if execution_context else None
     return name or "anonymous operation"
+
+
+def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    # A tortoise model defines `__await__` (it gives itself back), so graphql-core took
+    # every object shown over a model for pending work: a coroutine per object and a
+    # gathered task per list row, for a value that was there all along.
+    return not isinstance(value, Model) and optimized_is_awaitable(value)
+
+
+class Execution(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, completing objects shown over models synchronously."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_awaitable = _awaitable
 
 
 class RequestDeadline(SchemaExtension):
@@ -88,4 +107,5 @@ def build_schema(
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
         extensions=extensions,
         exception_handlers=[UserErrors()],
+        execution_context_class=Execution,
     )
