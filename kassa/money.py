@@ -26,6 +26,7 @@ __all__ = [
     "MoneyError",
     "UnsupportedCurrency",
     "currency_exponent",
+    "format_minor",
     "normalize_currency",
     "validate_charge_amount",
 ]
@@ -165,7 +166,7 @@ class Money:
 
     def format(self) -> str:
         """Plain decimal in major units, e.g. "25.00", "-3.50", "1000", "5.120"."""
-        return f"{self.to_decimal():f}"
+        return format_minor(self.minor, self.currency)
 
     def __add__(self, other: Money) -> Money:
         if not isinstance(other, Money):
@@ -189,6 +190,17 @@ class Money:
             raise ValueError(
                 f"cannot {verb} {other.currency.upper()} and {self.currency.upper()} amounts"
             )
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """`minor` units of `currency` as plain decimal major units, with exactly the currency's
+    decimal places: "25.00", "-3.50", "1000", "5.120". Integer arithmetic only (lists show
+    thousands of amounts; this is the same text as the Decimal's, several times cheaper)."""
+    exponent = currency_exponent(currency)
+    if exponent == 0:
+        return str(minor)
+    whole, fraction = divmod(abs(minor), 10**exponent)
+    return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{exponent}d}"
 
 
 def validate_charge_amount(money: Money) -> Money:

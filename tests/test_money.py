@@ -123,6 +123,13 @@ def test_to_decimal_is_exact(minor: int, code: str) -> None:
 # --- formatting -------------------------------------------------------------------------------
 
 
+@given(minor=st.integers(-(10**30), 10**30), code=st.sampled_from(CURRENCIES))
+@settings(max_examples=300)
+def test_format_is_the_exact_decimal(minor: int, code: str) -> None:
+    # format() works in integers; it must say what the exact Decimal says.
+    assert Money.of_minor(minor, code).format() == f"{Money.of_minor(minor, code).to_decimal():f}"
+
+
 @pytest.mark.parametrize(
     ("minor", "code", "text"),
     [

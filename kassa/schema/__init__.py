@@ -51,7 +51,7 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     # A tortoise model defines `__await__` (it gives itself back), so graphql-core took
     # every object shown over a model for pending work: a coroutine per object and a
     # gathered task per list row, for a value that was there all along.
-    return not isinstance(value, Model) and optimized_is_awaitable(value)
+    return optimized_is_awaitable(value) and not isinstance(value, Model)
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):

@@ -9,9 +9,10 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind
 from kassa.resolvers import cards as card_resolvers
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.errors import UserError
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import Node, global_id
 
 
 @strawberry.type(description="What may be shown of a card; never its number")
@@ -34,12 +35,10 @@ def _is_default(card: strawberry.Parent[models.SavedCard]) -> bool:
 
 @strawberry.type(description="A card saved with Stripe for the organization")
 class PaymentMethod(Node):
-    id: strawberry.ID = strawberry.field(resolver=global_id(IdKind.SAVED_CARD), description=NODE_ID)
-    card: CardSummary | None = strawberry.field(
-        resolver=_card, description="What may be shown of the card"
-    )
-    is_default: bool = strawberry.field(
-        resolver=_is_default,
+    id: strawberry.ID = global_id(IdKind.SAVED_CARD)
+    card: CardSummary | None = computed(_card, description="What may be shown of the card")
+    is_default: bool = computed(
+        _is_default,
         description="Pays topUpWallet, payOrder and buyCredits when they name no card",
     )
 

@@ -13,6 +13,7 @@ from kassa import models
 from kassa.ids import IdKind, decode, encode
 from kassa.resolvers import credits as credit_resolvers
 from kassa.resolvers import payments as payment_resolvers
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.errors import UserError
 from kassa.schema.money import Money
@@ -41,9 +42,9 @@ class CreditPackage:
     code: str = strawberry.field(description="What buyCredits and startCheckout take: standard")
     name: str = strawberry.field(description="Its name, fit to show the customer")
     credits: int = strawberry.field(description="How many credits it fills a lot with")
-    price: Money = strawberry.field(resolver=_price, description="What it costs")
-    unit_price: DecimalText = strawberry.field(
-        resolver=_unit_price, description="Price per credit, exact to 8 places"
+    price: Money = computed(_price, description="What it costs")
+    unit_price: DecimalText = computed(
+        _unit_price, description="Price per credit, exact to 8 places"
     )
 
 
@@ -59,9 +60,7 @@ def _lot_payment(
 
 @strawberry.type(description="Credits bought in one payment; spent soonest-expiring lot first")
 class CreditLot:
-    id: strawberry.ID = strawberry.field(
-        resolver=_lot_id, description="Opaque id of the lot (lot_…)"
-    )
+    id: strawberry.ID = computed(_lot_id, description="Opaque id of the lot (lot_…)")
     credits: int = strawberry.field(description="How many credits the package held")
     remaining: int = strawberry.field(description="Not yet spent, expired or clawed back")
     expires_at: datetime = strawberry.field(description="After this, what remains expires")
@@ -100,12 +99,8 @@ def _entry_payment(
 class CreditTransaction:
     """Shown over the services' `CreditEntry`."""
 
-    id: strawberry.ID = strawberry.field(
-        resolver=_entry_id, description="Opaque id of this change (ctx_…)"
-    )
-    kind: CreditTransactionKind = strawberry.field(
-        resolver=_kind, description="Why the credits moved"
-    )
+    id: strawberry.ID = computed(_entry_id, description="Opaque id of this change (ctx_…)")
+    kind: CreditTransactionKind = computed(_kind, description="Why the credits moved")
     credits: int = strawberry.field(description="Signed: negative when credits left the account")
     balance_after: int = strawberry.field(description="The credit balance right after it")
     reason: str | None = strawberry.field(

@@ -13,7 +13,7 @@ from kassa.ids import IdKind
 from kassa.resolvers import invoices as invoice_resolvers
 from kassa.schema.context import Info
 from kassa.schema.money import Money
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import Node, global_id
 from kassa.services import invoice_links, invoices
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ async def _status(invoice: strawberry.Parent[models.Invoice], info: Info) -> str
 class Invoice(Node):
     """Shown over the `models.Invoice` row itself."""
 
-    id: strawberry.ID = strawberry.field(resolver=global_id(IdKind.INVOICE), description=NODE_ID)
+    id: strawberry.ID = global_id(IdKind.INVOICE)
     number: str = strawberry.field(
         resolver=_number,
         description="Its number: the organization's prefix and 1, 2, 3 … (7C1E04AA-000042)",

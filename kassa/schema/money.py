@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from kassa.money import Money as DomainMoney
+from kassa.money import format_minor, normalize_currency
 from kassa.schema.scalars import DecimalText
 
 
@@ -21,4 +22,6 @@ class Money:
 
     @classmethod
     def of_minor(cls, minor: int, currency: str) -> Money:
-        return cls.of(DomainMoney.of_minor(minor, currency))
+        return cls(
+            amount=DecimalText(format_minor(minor, currency)), currency=normalize_currency(currency)
+        )

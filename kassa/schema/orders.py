@@ -11,12 +11,13 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind, decode
 from kassa.resolvers import orders as order_resolvers
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
 from kassa.schema.money import Money
 from kassa.schema.payments import Payment, PaymentIntentCreated, PaymentIntentResult
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.orders import NewOrder
 
@@ -46,14 +47,14 @@ def _payments(
 
 @strawberry.type(description="Something a host app sells, paid by one or more payment attempts")
 class Order(Node):
-    id: strawberry.ID = strawberry.field(resolver=global_id(IdKind.ORDER), description=NODE_ID)
+    id: strawberry.ID = global_id(IdKind.ORDER)
     reference: str | None = strawberry.field(
         description="The host app's own id for it; unique per organization"
     )
     description: str | None = strawberry.field(
         description="What is sold, shown to the customer on Stripe Checkout's page"
     )
-    amount: Money = strawberry.field(resolver=_amount, description="The price")
+    amount: Money = computed(_amount, description="The price")
     status: models.OrderStatus = strawberry.field(description="Where the order stands")
     customer_email: str | None = strawberry.field(
         description="Gets the receipt and the order confirmation"

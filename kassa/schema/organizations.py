@@ -23,7 +23,7 @@ from kassa.schema.errors import UserError
 from kassa.schema.invoices import Invoice
 from kassa.schema.orders import Order
 from kassa.schema.payments import Payment
-from kassa.schema.relay import NODE_ID, After, Connection, First, Node, global_id
+from kassa.schema.relay import After, Connection, First, Node, global_id
 from kassa.schema.subscriptions import CreditSubscription
 from kassa.services.identity import OrgRole
 
@@ -48,9 +48,7 @@ Organization_ = strawberry.Parent[models.Organization]
 class Organization(Node):
     """Shown over the `models.Organization` row itself."""
 
-    id: strawberry.ID = strawberry.field(
-        resolver=global_id(IdKind.ORGANIZATION), description=NODE_ID
-    )
+    id: strawberry.ID = global_id(IdKind.ORGANIZATION)
     name: str = strawberry.field(description="Its name: at first the org_id the tokens name it by")
 
     @classmethod

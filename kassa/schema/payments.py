@@ -15,11 +15,12 @@ from kassa.resolvers import invoices as invoice_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.schema.cards import CardSummary
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
 from kassa.schema.money import Money
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.payments import TopUpRequest
 
@@ -106,12 +107,12 @@ def _refunds(
 class Payment(Node):
     """Shown over the `models.Payment` row itself: plain columns are read as they are."""
 
-    id: strawberry.ID = strawberry.field(resolver=global_id(IdKind.PAYMENT), description=NODE_ID)
+    id: strawberry.ID = global_id(IdKind.PAYMENT)
     purpose: models.PaymentPurpose = strawberry.field(description="What the payment is for")
     status: models.PaymentStatus = strawberry.field(description="Where the payment stands")
-    amount: Money = strawberry.field(resolver=_amount, description="What the customer is charged")
-    amount_refunded: Money = strawberry.field(
-        resolver=_amount_refunded,
+    amount: Money = computed(_amount, description="What the customer is charged")
+    amount_refunded: Money = computed(
+        _amount_refunded,
         description="Refunded so far, in the payment's currency (zero when nothing was)",
     )
     stripe_payment_intent_id: str | None = strawberry.field(
@@ -123,8 +124,8 @@ class Payment(Node):
     stripe_charge_id: str | None = strawberry.field(
         description="Stripe's charge (ch_… or py_…) once the card was charged"
     )
-    card: CardSummary | None = strawberry.field(
-        resolver=_card, description="The card that paid, once Stripe has said which"
+    card: CardSummary | None = computed(
+        _card, description="The card that paid, once Stripe has said which"
     )
     failure_code: str | None = strawberry.field(
         description="Stripe's code for the last failed attempt (card_declined …); null after "

@@ -10,12 +10,13 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind, decode
 from kassa.resolvers import refunds as refund_resolvers
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
 from kassa.schema.money import Money
 from kassa.schema.payments import RETRY_KEY, Payment
-from kassa.schema.relay import NODE_ID, Node, global_id
+from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.refunds import RefundRequest
 
@@ -38,8 +39,8 @@ def _amount(refund: strawberry.Parent[models.Refund]) -> Money:
 
 @strawberry.type(description="Money going back for a payment, asked in kassa or in Stripe")
 class Refund(Node):
-    id: strawberry.ID = strawberry.field(resolver=global_id(IdKind.REFUND), description=NODE_ID)
-    amount: Money = strawberry.field(resolver=_amount, description="How much goes back")
+    id: strawberry.ID = global_id(IdKind.REFUND)
+    amount: Money = computed(_amount, description="How much goes back")
     status: models.RefundStatus = strawberry.field(description="Where the refund stands")
     reason: str | None = strawberry.field(description="Why, as refundPayment was told")
     failure_reason: str | None = strawberry.field(

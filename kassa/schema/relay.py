@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from kassa.ids import IdKind, encode
+from kassa.schema.computed import computed
 from kassa.services.pagination import Page
 
 T = TypeVar("T")
@@ -28,13 +28,13 @@ class Node:
     id: strawberry.ID = strawberry.field(description=NODE_ID)
 
 
-def global_id(kind: IdKind) -> Callable[[object], strawberry.ID]:
-    """The resolver of `id` for a type shown over a model: its kind and the row's uuid."""
+def global_id(kind: IdKind) -> Any:
+    """The `id` field of a type shown over a row: its kind and the row's uuid."""
 
-    def id_of(root: strawberry.Parent[object]) -> strawberry.ID:
-        return strawberry.ID(encode(kind, root.id))  # type: ignore[attr-defined]
+    def id_of(root: Any) -> strawberry.ID:
+        return strawberry.ID(encode(kind, root.id))
 
-    return id_of
+    return computed(id_of, description=NODE_ID)
 
 
 @strawberry.type(

@@ -16,7 +16,7 @@ from kassa.schema.errors import UserError
 from kassa.schema.invoices import Invoice
 from kassa.schema.money import Money
 from kassa.schema.payments import RETRY_KEY
-from kassa.schema.relay import NODE_ID, After, Connection, First, Node, global_id
+from kassa.schema.relay import After, Connection, First, Node, global_id
 from kassa.services import subscriptions
 
 describe_enum(
@@ -61,9 +61,7 @@ Subscription_ = strawberry.Parent[models.CreditSubscription]
 class CreditSubscription(Node):
     """Shown over the `models.CreditSubscription` row itself."""
 
-    id: strawberry.ID = strawberry.field(
-        resolver=global_id(IdKind.SUBSCRIPTION), description=NODE_ID
-    )
+    id: strawberry.ID = global_id(IdKind.SUBSCRIPTION)
     status: models.SubscriptionStatus = strawberry.field(description="Where it stands")
     current_period_start: datetime | None = strawberry.field(
         description="Start of the period paid for (null before Stripe has answered)"

@@ -12,6 +12,7 @@ from kassa import models
 from kassa.ids import IdKind, decode, encode
 from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
+from kassa.schema.computed import computed
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
@@ -62,15 +63,11 @@ def _payment(
 class WalletTransaction:
     """Shown over the services' `WalletEntry`."""
 
-    id: strawberry.ID = strawberry.field(
-        resolver=_id, description="Opaque id of this movement (wtx_…)"
-    )
+    id: strawberry.ID = computed(_id, description="Opaque id of this movement (wtx_…)")
     kind: models.TransferKind = strawberry.field(description="Why the money moved")
-    amount: Money = strawberry.field(
-        resolver=_amount, description="Signed: negative when money left the wallet"
-    )
-    balance_after: Money = strawberry.field(
-        resolver=_balance_after, description="The wallet's balance right after it"
+    amount: Money = computed(_amount, description="Signed: negative when money left the wallet")
+    balance_after: Money = computed(
+        _balance_after, description="The wallet's balance right after it"
     )
     created_at: datetime = strawberry.field(description="When the money moved")
     reason: str | None = strawberry.field(
