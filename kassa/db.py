@@ -297,5 +297,14 @@ async def schema_is_current() -> bool:
     return set(known_migrations()) <= applied and bool(queue[0]["installed"])
 
 
+async def fetch(query: str, *args: object) -> list[asyncpg.Record]:
+    """One statement on a connection of the ORM's pool (the transaction's, inside one), rows
+    as asyncpg gives them: for lists read on every request, where a model object per row
+    cost more than the rest of the request."""
+    async with get_connection("default").acquire_connection() as connection:
+        rows: list[asyncpg.Record] = await connection.fetch(query, *args)
+        return rows
+
+
 # For `kassa makemigrations`: the migration writer reads models only, never this database.
 DEVELOPMENT_CONFIG = tortoise_config("postgresql://localhost/kassa")

@@ -23,6 +23,7 @@ from kassa.schema.money import Money
 from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.payments import TopUpRequest
+from kassa.services.rows import PaymentRow
 
 if TYPE_CHECKING:
     from kassa.schema.invoices import Invoice
@@ -160,7 +161,7 @@ class Payment(Node):
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, models.Payment)
+        return isinstance(obj, models.Payment | PaymentRow)
 
 
 @strawberry.type(description="A payment with its Stripe PaymentIntent, ready to pay")

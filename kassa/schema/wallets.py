@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +9,6 @@ import strawberry
 
 from kassa import models
 from kassa.ids import IdKind, decode, encode
-from kassa.resolvers import payments as payment_resolvers
 from kassa.resolvers import wallets as wallet_resolvers
 from kassa.schema.computed import computed
 from kassa.schema.context import Info
@@ -20,7 +18,8 @@ from kassa.schema.money import Money
 from kassa.schema.payments import Payment
 from kassa.schema.relay import After, Connection, First
 from kassa.schema.scalars import DecimalText
-from kassa.services.wallets import DebitRequest, WalletEntry
+from kassa.services.rows import PaymentRow
+from kassa.services.wallets import DebitRequest, WalletAccount, WalletEntry
 
 describe_enum(
     models.TransferKind,
@@ -53,12 +52,6 @@ def _balance_after(entry: strawberry.Parent[WalletEntry]) -> Money:
     return Money.of(entry.balance_after)
 
 
-def _payment(
-    entry: strawberry.Parent[WalletEntry], info: Info
-) -> models.Payment | Awaitable[models.Payment | None] | None:
-    return payment_resolvers.payment_by_id(info.context, entry.payment_id)
-
-
 @strawberry.type(description="One movement of money into or out of a wallet")
 class WalletTransaction:
     """Shown over the services' `WalletEntry`."""
@@ -73,8 +66,7 @@ class WalletTransaction:
     reason: str | None = strawberry.field(
         default=None, description="What a DEBIT paid for, as debitWallet was told; else null"
     )
-    payment: object = strawberry.field(
-        resolver=_payment,
+    payment: PaymentRow | None = strawberry.field(
         graphql_type=Payment | None,
         description="The payment that caused it (TOP_UP, REFUND); else null",
     )
@@ -86,7 +78,7 @@ class Wallet:
     balance: Money = strawberry.field(
         description="What the wallet holds as booked in the ledger (zero for a new one)"
     )
-    organization: strawberry.Private[models.Organization]
+    account: strawberry.Private[WalletAccount]
 
     @strawberry.field(
         description="Every movement of the balance, newest first",
@@ -95,10 +87,7 @@ class Wallet:
     async def transactions(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[WalletEntry]:
-        page = await wallet_resolvers.transactions(
-            info.context, self.organization, self.currency, first, after
-        )
-        return Connection.of(page)
+        return Connection.of(await wallet_resolvers.transactions(self.account, first, after))
 
 
 @strawberry.type(description="debitWallet took the money")
@@ -138,8 +127,9 @@ class DebitWalletInput:
 
 
 async def wallet(info: Info, organization: models.Organization, currency: str) -> Wallet:
-    balance = await wallet_resolvers.balance(organization, currency)
-    return Wallet(currency=balance.currency, balance=Money.of(balance), organization=organization)
+    account = await wallet_resolvers.account(organization, currency)
+    balance = account.balance
+    return Wallet(currency=balance.currency, balance=Money.of(balance), account=account)
 
 
 @strawberry.type

@@ -7,11 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from kassa.db import fetch
 from kassa.models import (
-    LedgerAccount,
     LedgerTransfer,
     Organization,
     PaymentPurpose,
@@ -28,42 +29,84 @@ from kassa.services.ledger import (
     apply_deferred,
     as_seen_by,
     client_key,
-    history,
     post_transfer,
     repeated,
     wallet_account,
     wallet_spend_account,
     wallets_scope,
 )
-from kassa.services.pagination import Page
+from kassa.services.pagination import Page, RowQuery, paginate_rows
 from kassa.services.payments import charge_amount, check_idempotency_key
+from kassa.services.rows import PaymentRow, payment_columns, payment_row
 
 
 @dataclass(frozen=True, slots=True)
 class WalletEntry:
-    """One transfer as the wallet sees it: signed amount and the wallet's balance after."""
+    """One transfer as the wallet sees it: signed amount, the wallet's balance after, and
+    the payment that caused it (a top-up or its refund), read with it."""
 
     id: uuid.UUID
     kind: TransferKind
     amount: Money
     balance_after: Money
-    payment_id: uuid.UUID | None
     created_at: datetime
     reason: str | None = None
+    payment: PaymentRow | None = None
 
 
-async def balance(organization: Organization, currency: str) -> Money:
+@dataclass(frozen=True, slots=True)
+class WalletAccount:
+    """A wallet's ledger account, read once per request: its id (None while the wallet was
+    never used) and its balance as booked."""
+
+    id: int | None
+    balance: Money
+
+
+async def account(organization: Organization, currency: str) -> WalletAccount:
     currency = normalize_currency(currency)
-    account = await LedgerAccount.get_or_none(key=wallet_account(organization.id, currency).key)
-    return Money.of_minor(account.balance if account else 0, currency)
+    rows = await fetch(
+        "SELECT id, balance FROM ledger_accounts WHERE key = $1",
+        wallet_account(organization.id, currency).key,
+    )
+    if not rows:
+        return WalletAccount(None, Money.of_minor(0, currency))
+    return WalletAccount(rows[0]["id"], Money.of_minor(rows[0]["balance"], currency))
+
+
+# The transfer as the account sees it, then its payment's columns.
+_ENTRY_COLUMNS = (
+    "t.id, t.kind, CASE WHEN t.credit_account_id = $1 THEN t.amount ELSE -t.amount END, "
+    "CASE WHEN t.credit_account_id = $1 THEN t.credit_balance_after "
+    "ELSE t.debit_balance_after END, t.created_at, t.reason, " + payment_columns("p")
+)
+_ENTRY_SOURCE = (
+    "FROM ledger_transfers t LEFT JOIN payments p ON p.id = t.payment_id "
+    "WHERE (t.debit_account_id = $1 OR t.credit_account_id = $1)"
+)
 
 
 async def entries(
-    organization: Organization, currency: str, first: int | None, after: str | None
+    account: WalletAccount, first: int | None, after: str | None
 ) -> Page[WalletEntry]:
-    currency = normalize_currency(currency)
-    account_id, page = await history(wallet_account(organization.id, currency), first, after)
-    return page.map(lambda row: _entry(row, account_id, currency))
+    """A page of the wallet's transfers, each with its payment, in one statement."""
+    if account.id is None:
+        return Page([], False)
+    currency = account.balance.currency
+    query = RowQuery(_ENTRY_COLUMNS, _ENTRY_SOURCE, [account.id], "t")
+    return await paginate_rows(query, first, after, lambda row: _listed_entry(row, currency))
+
+
+def _listed_entry(row: asyncpg.Record, currency: str) -> WalletEntry:
+    return WalletEntry(
+        id=row[0],
+        kind=TransferKind(row[1]),
+        amount=Money.of_minor(row[2], currency),
+        balance_after=Money.of_minor(row[3], currency),
+        created_at=row[4],
+        reason=row[5],
+        payment=payment_row(row[6:]),
+    )
 
 
 def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
@@ -73,7 +116,6 @@ def _entry(row: LedgerTransfer, account_id: int, currency: str) -> WalletEntry:
         kind=row.kind,
         amount=Money.of_minor(amount, currency),
         balance_after=Money.of_minor(after, currency),
-        payment_id=row.payment_id,  # type: ignore[attr-defined]
         created_at=row.created_at,
         reason=row.reason,
     )
