@@ -10,6 +10,7 @@ from kassa.resolvers.loading import loaded, prime
 from kassa.services import orders
 from kassa.services.pagination import Page
 from kassa.services.payments import PaymentIntentCreated
+from kassa.services.rows import OrderRow
 
 if TYPE_CHECKING:
     from kassa.schema.context import Context
@@ -24,7 +25,7 @@ async def order(context: Context, id: str) -> models.Order | None:
 
 def order_of_payment(
     context: Context, payment: models.Payment
-) -> models.Order | Awaitable[models.Order | None] | None:
+) -> models.Order | OrderRow | Awaitable[models.Order | OrderRow | None] | None:
     order_id: uuid.UUID | None = payment.order_id  # type: ignore[attr-defined]
     return loaded(context.loaders.order, order_id) if order_id else None
 

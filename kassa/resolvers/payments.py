@@ -9,9 +9,10 @@ from graphql import GraphQLError
 from kassa import models
 from kassa.ids import IdKind, decode
 from kassa.resolvers.loading import loaded, prime
-from kassa.services import api_keys, orders, payment_actions, payments
+from kassa.services import api_keys, payment_actions, payments, rows
 from kassa.services.errors import not_found
 from kassa.services.pagination import Page
+from kassa.services.rows import PaymentRow
 
 if TYPE_CHECKING:
     from kassa.schema.context import Context
@@ -42,12 +43,11 @@ async def organization_payments(
     first: int | None,
     after: str | None,
     status: models.PaymentStatus | None,
-) -> Page[models.Payment]:
-    page = await payments.organization_payments(organization, first, after, status)
-    keys = list({p.order_id for _, p in page.items if p.order_id})  # type: ignore[attr-defined]
-    if keys:
-        prime(context.loaders.order, dict(zip(keys, await orders.by_ids(keys), strict=True)))
-    return page
+) -> Page[PaymentRow]:
+    page = await rows.organization_payments(organization, first, after, status)
+    # The rows' orders came with them: each row's `order` is answered at once.
+    prime(context.loaders.order, {o.id: o for _, listed in page.items if (o := listed.order)})
+    return page.map(lambda listed: listed.payment)
 
 
 async def payment_updates(context: Context, id: str) -> AsyncGenerator[models.Payment, None]:

@@ -17,6 +17,7 @@ from kassa.authentication import caller_of
 from kassa.models import Invoice, Order, Payment, Refund
 from kassa.services import invoices, orders, payments, refunds
 from kassa.services.identity import AuthenticationError, Caller
+from kassa.services.rows import OrderRow
 from kassa.services.runtime import Runtime
 
 
@@ -27,7 +28,7 @@ class Loaders:
     payment: DataLoader[uuid.UUID, Payment | None] = field(
         default_factory=lambda: DataLoader(load_fn=payments.by_ids)
     )
-    order: DataLoader[uuid.UUID, Order | None] = field(
+    order: DataLoader[uuid.UUID, Order | OrderRow | None] = field(
         default_factory=lambda: DataLoader(load_fn=orders.by_ids)
     )
     order_payments: DataLoader[uuid.UUID, list[Payment]] = field(

@@ -20,6 +20,7 @@ from kassa.schema.payments import Payment, PaymentIntentCreated, PaymentIntentRe
 from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.orders import NewOrder
+from kassa.services.rows import OrderRow
 
 describe_enum(
     models.OrderStatus,
@@ -72,7 +73,7 @@ class Order(Node):
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, models.Order)
+        return isinstance(obj, models.Order | OrderRow)
 
 
 @strawberry.type(description="createOrder recorded the order")

@@ -26,6 +26,7 @@ from kassa.schema.payments import Payment
 from kassa.schema.relay import After, Connection, First, Node, global_id
 from kassa.schema.subscriptions import CreditSubscription
 from kassa.services.identity import OrgRole
+from kassa.services.rows import PaymentRow
 
 describe_enum(
     OrgRole,
@@ -80,7 +81,7 @@ class Organization(Node):
             models.PaymentStatus | None,
             strawberry.argument(description="Only payments in this status; all when omitted"),
         ] = None,
-    ) -> Connection[models.Payment]:
+    ) -> Connection[PaymentRow]:
         page = await payment_resolvers.organization_payments(
             info.context, organization, first, after, status
         )

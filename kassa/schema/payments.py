@@ -23,7 +23,7 @@ from kassa.schema.money import Money
 from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.payments import TopUpRequest
-from kassa.services.rows import PaymentRow
+from kassa.services.rows import OrderRow, PaymentRow
 
 if TYPE_CHECKING:
     from kassa.schema.invoices import Invoice
@@ -88,7 +88,7 @@ def _card(payment: strawberry.Parent[models.Payment]) -> CardSummary | None:
 
 def _order(
     payment: strawberry.Parent[models.Payment], info: Info
-) -> models.Order | Awaitable[models.Order | None] | None:
+) -> models.Order | OrderRow | Awaitable[models.Order | OrderRow | None] | None:
     return order_resolvers.order_of_payment(info.context, payment)
 
 

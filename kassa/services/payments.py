@@ -54,7 +54,6 @@ from kassa.services.errors import DomainError, ErrorCode, StripeMismatch, check_
 from kassa.services.identity import Caller
 from kassa.services.live_updates import announce_payment_updated
 from kassa.services.mail import queue_mail
-from kassa.services.pagination import Page, paginate
 from kassa.services.stripe_gateway import (
     CardDetails,
     CheckoutSnapshot,
@@ -865,15 +864,6 @@ async def visible_payment(caller: Caller, payment_id: uuid.UUID | None) -> Payme
     if payment is None or not organizations.can_view(caller, payment.organization):
         return None
     return payment
-
-
-async def organization_payments(
-    organization: Organization, first: int | None, after: str | None, status: PaymentStatus | None
-) -> Page[Payment]:
-    query = Payment.filter(organization=organization)
-    if status is not None:
-        query = query.filter(status=status)
-    return await paginate(query, first, after)
 
 
 async def by_ids(keys: Sequence[uuid.UUID]) -> list[Payment | None]:

@@ -14,7 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from kassa.models import OrderStatus, PaymentPurpose, PaymentStatus
+import asyncpg
+
+from kassa.models import OrderStatus, Organization, PaymentPurpose, PaymentStatus
+from kassa.services.pagination import Page, RowQuery, paginate_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,10 @@ def order_columns(alias: str) -> str:
 
 def payment_row(values: Sequence[Any]) -> PaymentRow | None:
     """The row from `payment_columns`' values; None when a LEFT JOIN found no payment."""
-    if values[0] is None:
-        return None
+    return _payment(values) if values[0] is not None else None
+
+
+def _payment(values: Sequence[Any]) -> PaymentRow:
     id_, purpose, status, *rest = values
     return PaymentRow(id_, PaymentPurpose(purpose), PaymentStatus(status), *rest)
 
@@ -90,3 +95,37 @@ def order_row(values: Sequence[Any]) -> OrderRow | None:
         return None
     id_, status, *rest = values
     return OrderRow(id_, OrderStatus(status), *rest)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPayment:
+    """A payment on its organization's list, with the order it pays."""
+
+    payment: PaymentRow
+    order: OrderRow | None
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.payment.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.payment.created_at
+
+
+async def organization_payments(
+    organization: Organization, first: int | None, after: str | None, status: PaymentStatus | None
+) -> Page[ListedPayment]:
+    """A page of the organization's payments, newest first, each with its order, in one
+    statement."""
+    source = "FROM payments p LEFT JOIN orders o ON o.id = p.order_id WHERE p.organization_id = $1"
+    args: list[object] = [organization.id]
+    if status is not None:
+        source += " AND p.status = $2"
+        args.append(status.value)
+    columns = f"{payment_columns('p')}, {order_columns('o')}"
+    return await paginate_rows(RowQuery(columns, source, args, "p"), first, after, _listed)
+
+
+def _listed(row: asyncpg.Record) -> ListedPayment:
+    return ListedPayment(_payment(row[:PAYMENT_WIDTH]), order_row(row[PAYMENT_WIDTH:]))
