@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from types import GeneratorType
 from typing import Any, TypeGuard
 
 import strawberry
@@ -17,6 +18,7 @@ from strawberry.utils.logging import StrawberryLogger
 from tortoise.models import Model
 
 from kassa.schema.admission import Admission
+from kassa.schema.computed import read_directly
 from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.outage import DatabaseOutage
@@ -30,6 +32,10 @@ log = logging.getLogger("kassa.graphql")
 class KassaSchema(strawberry.Schema):
     """strawberry's schema, logging a client's mistake (no token, FORBIDDEN, a bad field) in
     one line: a traceback is kept for failures that are kassa's own, so they stand out."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        read_directly(self._schema)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -47,11 +53,24 @@ def _operation(execution_context: ExecutionContext | None) -> str:
     return name or "anonymous operation"
 
 
+# Whether values of a type are awaitable, learned once per type: graphql-core asks of every
+# value it completes (thousands per list), and the answer depends on the type alone except
+# for generators (their code's flags decide), which are never remembered.
+_AWAITABLE_BY_TYPE: dict[type, bool] = {}
+
+
 def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    # A tortoise model defines `__await__` (it gives itself back), so graphql-core took
-    # every object shown over a model for pending work: a coroutine per object and a
-    # gathered task per list row, for a value that was there all along.
-    return optimized_is_awaitable(value) and not isinstance(value, Model)
+    known = _AWAITABLE_BY_TYPE.get(type(value))
+    if known is not None:
+        return known
+    awaitable = optimized_is_awaitable(value)
+    if not isinstance(value, GeneratorType):
+        # A tortoise model defines `__await__` (it gives itself back), so graphql-core took
+        # every object shown over a model for pending work: a coroutine per object and a
+        # gathered task per list row, for a value that was there all along.
+        awaitable = awaitable and not isinstance(value, Model)
+        _AWAITABLE_BY_TYPE[type(value)] = awaitable
+    return awaitable
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from graphql import GraphQLObjectType, GraphQLSchema
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 
@@ -38,3 +40,37 @@ class _Computed(StrawberryField):
 def computed(compute: Callable[[Any], object], *, description: str) -> Any:
     """A field answered by `compute(parent)`; its type is the annotation it is assigned to."""
     return _Computed(compute=compute, description=description)
+
+
+def read_directly(schema: GraphQLSchema) -> None:
+    """Give graphql-core each plain or computed field's read itself.
+
+    strawberry answers such a field through three calls (its basic resolver, the field's
+    `get_result`, then the attribute read or `compute`), for every field of every row;
+    one call does the same. Fields strawberry did not take its basic path for (resolvers,
+    field extensions, exception handlers) are left as they are.
+    """
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            basic = getattr(graphql_field.resolve, "__name__", None) == "_get_basic_result"
+            if isinstance(field, StrawberryField) and basic:
+                graphql_field.resolve = _direct_read(field)
+
+
+def _direct_read(field: StrawberryField) -> Callable[..., object]:
+    if isinstance(field, _Computed) and field.compute is not None:
+        compute = field.compute
+
+        def computed_read(source: Any, info: Any) -> object:
+            return compute(source)
+
+        return computed_read
+    name = field.python_name
+
+    def attribute_read(source: Any, info: Any) -> object:
+        return getattr(source, name)
+
+    return attribute_read
