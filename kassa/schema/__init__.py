@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
@@ -21,6 +22,7 @@ from kassa.schema.admission import Admission
 from kassa.schema.computed import read_directly
 from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
+from kassa.schema.hooks import RememberedHooks
 from kassa.schema.outage import DatabaseOutage
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
@@ -36,6 +38,11 @@ class KassaSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         read_directly(self._schema)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return RememberedHooks(execution_context=execution_context, extensions=extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
