@@ -5,7 +5,8 @@ strawberry runs a field with a resolver through its whole machinery (an Info obj
 arguments parsed, field extensions chained) on every object; for a list of 50 rows that
 was most of what kassa added to graphql-core's own work. A computed field is a plain
 attribute to strawberry: graphql-core reads it through `compute(parent)` directly.
-Fields that need the request (DataLoaders, the caller) keep their resolvers.
+A field that needs the request's DataLoaders is `with_context`: graphql-core hands it the
+context itself. Fields that take arguments keep their resolvers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLSchema
+import strawberry
+from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLUnionType, get_named_type
+from strawberry.annotation import StrawberryAnnotation
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -42,6 +45,31 @@ def computed(compute: Callable[[Any], object], *, description: str) -> Any:
     return _Computed(compute=compute, description=description)
 
 
+class _WithContext(StrawberryField):
+    read: Callable[[Any, Any], object]
+
+    def __copy__(self) -> _WithContext:
+        copied = super().__copy__()
+        copied.read = self.read
+        return copied
+
+
+def with_context(
+    read: Callable[[Any, Any], object], *, graphql_type: object, description: str
+) -> Any:
+    """A field answered by `read(context, parent)` (a DataLoader's value, most often),
+    without the Info object strawberry would build for it on every row."""
+
+    def resolve(parent: strawberry.Parent[Any], info: strawberry.Info) -> object:
+        return read(info.context, parent)
+
+    field = _WithContext(
+        type_annotation=StrawberryAnnotation.from_annotation(graphql_type), description=description
+    )
+    field.read = read
+    return field(resolve)
+
+
 def read_directly(schema: GraphQLSchema) -> None:
     """Give graphql-core each plain or computed field's read itself.
 
@@ -58,6 +86,23 @@ def read_directly(schema: GraphQLSchema) -> None:
             basic = getattr(graphql_field.resolve, "__name__", None) == "_get_basic_result"
             if isinstance(field, StrawberryField) and basic:
                 graphql_field.resolve = _direct_read(field)
+            elif isinstance(field, _WithContext) and _plain(field, graphql_field):
+                graphql_field.resolve = _context_read(field.read)
+
+
+def _plain(field: StrawberryField, graphql_field: GraphQLField) -> bool:
+    # Field extensions (permissions among them) and exception handlers (which turn a
+    # DomainError into a union's UserError) need strawberry's own resolver.
+    return not field.extensions and not isinstance(
+        get_named_type(graphql_field.type), GraphQLUnionType
+    )
+
+
+def _context_read(read: Callable[[Any, Any], object]) -> Callable[..., object]:
+    def context_read(source: Any, info: Any) -> object:
+        return read(info.context, source)
+
+    return context_read
 
 
 def _direct_read(field: StrawberryField) -> Callable[..., object]:

@@ -13,8 +13,8 @@ from kassa import models
 from kassa.ids import IdKind, decode, encode
 from kassa.resolvers import credits as credit_resolvers
 from kassa.resolvers import payments as payment_resolvers
-from kassa.schema.computed import computed
-from kassa.schema.context import Info
+from kassa.schema.computed import computed, with_context
+from kassa.schema.context import Context, Info
 from kassa.schema.errors import UserError
 from kassa.schema.money import Money
 from kassa.schema.payments import (
@@ -53,9 +53,9 @@ def _lot_id(lot: strawberry.Parent[models.CreditLot]) -> strawberry.ID:
 
 
 def _lot_payment(
-    lot: strawberry.Parent[models.CreditLot], info: Info
+    context: Context, lot: models.CreditLot
 ) -> models.Payment | Awaitable[models.Payment | None] | None:
-    return payment_resolvers.payment_by_id(info.context, lot.payment_id)  # type: ignore[attr-defined]
+    return payment_resolvers.payment_by_id(context, lot.payment_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="Credits bought in one payment; spent soonest-expiring lot first")
@@ -64,8 +64,8 @@ class CreditLot:
     credits: int = strawberry.field(description="How many credits the package held")
     remaining: int = strawberry.field(description="Not yet spent, expired or clawed back")
     expires_at: datetime = strawberry.field(description="After this, what remains expires")
-    payment: object = strawberry.field(
-        resolver=_lot_payment, graphql_type=Payment | None, description="The payment that bought it"
+    payment: object = with_context(
+        _lot_payment, graphql_type=Payment | None, description="The payment that bought it"
     )
 
 
@@ -90,9 +90,9 @@ def _kind(entry: strawberry.Parent[CreditEntry]) -> CreditTransactionKind:
 
 
 def _entry_payment(
-    entry: strawberry.Parent[CreditEntry], info: Info
+    context: Context, entry: CreditEntry
 ) -> models.Payment | Awaitable[models.Payment | None] | None:
-    return payment_resolvers.payment_by_id(info.context, entry.payment_id)
+    return payment_resolvers.payment_by_id(context, entry.payment_id)
 
 
 @strawberry.type(description="One change of the credit balance")
@@ -107,8 +107,8 @@ class CreditTransaction:
         description="What a CONSUME paid for, as consumeCredits was told"
     )
     created_at: datetime = strawberry.field(description="When the credits moved")
-    payment: object = strawberry.field(
-        resolver=_entry_payment,
+    payment: object = with_context(
+        _entry_payment,
         graphql_type=Payment | None,
         description="The payment that bought the credits; null for CONSUME",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ import strawberry
 from kassa import models
 from kassa.ids import IdKind, decode
 from kassa.resolvers import orders as order_resolvers
-from kassa.schema.computed import computed
+from kassa.schema.computed import computed, with_context
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
@@ -40,12 +39,6 @@ def _amount(order: strawberry.Parent[models.Order]) -> Money:
     return Money.of_minor(order.amount, order.currency)
 
 
-def _payments(
-    order: strawberry.Parent[models.Order], info: Info
-) -> list[models.Payment] | Awaitable[list[models.Payment]]:
-    return order_resolvers.order_payments(info.context, order)
-
-
 @strawberry.type(description="Something a host app sells, paid by one or more payment attempts")
 class Order(Node):
     id: strawberry.ID = global_id(IdKind.ORDER)
@@ -65,8 +58,8 @@ class Order(Node):
     )
     created_at: datetime = strawberry.field(description="When the order was created")
     updated_at: datetime = strawberry.field(description="When the order last changed")
-    payments: object = strawberry.field(
-        resolver=_payments,
+    payments: object = with_context(
+        order_resolvers.order_payments,
         graphql_type=list[Payment],
         description="Its payment attempts, oldest first",
     )

@@ -3,7 +3,7 @@ and following a payment live."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +15,7 @@ from kassa.resolvers import invoices as invoice_resolvers
 from kassa.resolvers import orders as order_resolvers
 from kassa.resolvers import payments as payment_resolvers
 from kassa.schema.cards import CardSummary
-from kassa.schema.computed import computed
+from kassa.schema.computed import computed, with_context
 from kassa.schema.context import Info
 from kassa.schema.enums import describe_enum
 from kassa.schema.errors import UserError
@@ -23,7 +23,7 @@ from kassa.schema.money import Money
 from kassa.schema.relay import Node, global_id
 from kassa.schema.scalars import DecimalText
 from kassa.services.payments import TopUpRequest
-from kassa.services.rows import OrderRow, PaymentRow
+from kassa.services.rows import PaymentRow
 
 if TYPE_CHECKING:
     from kassa.schema.invoices import Invoice
@@ -86,24 +86,6 @@ def _card(payment: strawberry.Parent[models.Payment]) -> CardSummary | None:
     )
 
 
-def _order(
-    payment: strawberry.Parent[models.Payment], info: Info
-) -> models.Order | OrderRow | Awaitable[models.Order | OrderRow | None] | None:
-    return order_resolvers.order_of_payment(info.context, payment)
-
-
-def _invoice(
-    payment: strawberry.Parent[models.Payment], info: Info
-) -> models.Invoice | Awaitable[models.Invoice | None] | None:
-    return invoice_resolvers.invoice_of_payment(info.context, payment)
-
-
-def _refunds(
-    payment: strawberry.Parent[models.Payment], info: Info
-) -> list[models.Refund] | Awaitable[list[models.Refund]]:
-    return payment_resolvers.refunds_of_payment(info.context, payment)
-
-
 @strawberry.type(description="One attempt to take money by card through Stripe")
 class Payment(Node):
     """Shown over the `models.Payment` row itself: plain columns are read as they are."""
@@ -143,18 +125,18 @@ class Payment(Node):
         "kassa refunds it by itself (KASSA_REFUND_DUPLICATE_PAYMENTS)"
     )
 
-    order: object = strawberry.field(
-        resolver=_order,
+    order: object = with_context(
+        order_resolvers.order_of_payment,
         graphql_type=LazyOrder | None,
         description="The order this payment pays (purpose ORDER); else null",
     )
-    refunds: object = strawberry.field(
-        resolver=_refunds,
+    refunds: object = with_context(
+        payment_resolvers.refunds_of_payment,
         graphql_type=list[LazyRefund],
         description="Refunds of this payment, oldest first",
     )
-    invoice: object = strawberry.field(
-        resolver=_invoice,
+    invoice: object = with_context(
+        invoice_resolvers.invoice_of_payment,
         graphql_type=LazyInvoice | None,
         description="Its invoice, issued when it succeeded; null until then",
     )
