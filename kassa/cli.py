@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -294,7 +295,14 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started and self._on_ready is not None:
+        if not self.started:
+            return
+        # What is loaded by now (modules, the schema, the ORM's models) lives as long as the
+        # process: kept out of the collector's full passes, which walked all ~180,000 of
+        # those objects (~45 ms, every few hundred requests, stalling every request in
+        # flight: a list query's p99).
+        gc.freeze()
+        if self._on_ready is not None:
             self._on_ready()
 
 
