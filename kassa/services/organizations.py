@@ -6,6 +6,7 @@ import uuid
 
 from tortoise.transactions import in_transaction
 
+from kassa.db import fetch
 from kassa.ids import IdKind, decode, kind_of
 from kassa.models import Organization
 from kassa.services.addresses import check_email
@@ -53,7 +54,10 @@ async def visible(caller: Caller, organization_id: uuid.UUID | None) -> Organiza
     """The organization if the caller may see it; None for missing and foreign alike."""
     if organization_id is None:
         return None
-    organization = await Organization.get_or_none(id=organization_id)
+    # Read on nearly every request: one plain statement and the ORM's own row-to-model
+    # step, without building the ORM's query each time (~5% of a list request).
+    rows = await fetch("SELECT * FROM organizations WHERE id = $1", organization_id)
+    organization = Organization._init_from_db(**rows[0]) if rows else None
     if organization is None or not can_view(caller, organization):
         return None
     return organization
