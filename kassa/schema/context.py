@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -21,25 +22,29 @@ from kassa.services.rows import OrderRow
 from kassa.services.runtime import Runtime
 
 
-@dataclass
 class Loaders:
-    """Per request; a list resolver primes them with what its rows refer to."""
+    """Per request; a list resolver primes them with what its rows refer to. Each is made
+    when first asked for: most requests use one or none."""
 
-    payment: DataLoader[uuid.UUID, Payment | None] = field(
-        default_factory=lambda: DataLoader(load_fn=payments.by_ids)
-    )
-    order: DataLoader[uuid.UUID, Order | OrderRow | None] = field(
-        default_factory=lambda: DataLoader(load_fn=orders.by_ids)
-    )
-    order_payments: DataLoader[uuid.UUID, list[Payment]] = field(
-        default_factory=lambda: DataLoader(load_fn=orders.payments_of_orders)
-    )
-    refunds: DataLoader[uuid.UUID, list[Refund]] = field(
-        default_factory=lambda: DataLoader(load_fn=refunds.of_payments)
-    )
-    payment_invoice: DataLoader[uuid.UUID, Invoice | None] = field(
-        default_factory=lambda: DataLoader(load_fn=invoices.of_payments)
-    )
+    @cached_property
+    def payment(self) -> DataLoader[uuid.UUID, Payment | None]:
+        return DataLoader(load_fn=payments.by_ids)
+
+    @cached_property
+    def order(self) -> DataLoader[uuid.UUID, Order | OrderRow | None]:
+        return DataLoader(load_fn=orders.by_ids)
+
+    @cached_property
+    def order_payments(self) -> DataLoader[uuid.UUID, list[Payment]]:
+        return DataLoader(load_fn=orders.payments_of_orders)
+
+    @cached_property
+    def refunds(self) -> DataLoader[uuid.UUID, list[Refund]]:
+        return DataLoader(load_fn=refunds.of_payments)
+
+    @cached_property
+    def payment_invoice(self) -> DataLoader[uuid.UUID, Invoice | None]:
+        return DataLoader(load_fn=invoices.of_payments)
 
 
 @dataclass
