@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import replace
 from types import GeneratorType
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType
+from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.pyutils import Path
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
@@ -20,6 +23,7 @@ from tortoise.models import Model
 
 from kassa.schema.admission import Admission
 from kassa.schema.computed import read_directly
+from kassa.schema.context import Context, Loaders
 from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.hooks import RememberedHooks
@@ -81,11 +85,44 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's executor, completing objects shown over models synchronously."""
+    """strawberry's executor, completing objects shown over models synchronously, and
+    reading after each write through DataLoaders of its own (see `_fresh`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.is_awaitable = _awaitable
+
+    async def execute_fields_serially(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> dict[str, Any]:
+        # Mutations, one after another, each answer completed before the next starts: each
+        # reads what the ones before it changed, not what they loaded before changing it.
+        results: dict[str, Any] = {}
+        for name, details in grouped_field_set.items():
+            self.context_value = _fresh(self.context_value)
+            answer = super().execute_fields_serially(
+                parent_type, source_value, path, {name: details}, position_context
+            )
+            results.update(await answer if _awaitable(answer) else cast(dict[str, Any], answer))
+        return results
+
+    def build_per_event_executor(self, payload: Any) -> Execution:
+        # A subscription's events share its connection's context: each reads the payment's
+        # refunds, invoice and order as they are at that event.
+        executor = cast(Execution, super().build_per_event_executor(payload))
+        executor.context_value = _fresh(self.context_value)
+        return executor
+
+
+def _fresh(context: Context) -> Context:
+    """The request's context with empty DataLoaders: what was loaded before a write is
+    not read after it."""
+    return replace(context, loaders=Loaders())
 
 
 class RequestDeadline(SchemaExtension):

@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from tortoise.expressions import Q
+from tortoise.fields import Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -84,13 +85,18 @@ def _bad_cursor() -> DomainError:
     return DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor", "after")
 
 
-def after_filter(cursor: str | None, time_field: str = "created_at") -> Q:
+def after_filter(cursor: str | None, id_field: Field[Any], time_field: str = "created_at") -> Q:
     """Rows strictly older than the cursor, in (time, id) descending order."""
     if not cursor:
         return Q()
     moment, row_id = _position(cursor)
+    try:
+        # An id the table's key cannot hold (no uuid, for most) names no position.
+        position = id_field.to_python_value(row_id)
+    except ValueError as exc:
+        raise _bad_cursor() from exc
     older: dict[str, Any] = {f"{time_field}__lt": moment}
-    same_moment: dict[str, Any] = {time_field: moment, "id__lt": row_id}
+    same_moment: dict[str, Any] = {time_field: moment, "id__lt": position}
     return Q(**older) | Q(**same_moment)
 
 
@@ -101,7 +107,7 @@ async def paginate(
     size = page_size(first)
     if size == 0:
         return Page([], False)
-    following = after_filter(after, time_field)
+    following = after_filter(after, query.model._meta.pk, time_field)
     rows = await query.filter(following).order_by(f"-{time_field}", "-id").limit(size + 1)
     items = [(encode_cursor(getattr(row, time_field), row.pk), row) for row in rows]
     preceded = bool(after) and await query.filter(~following).exists()

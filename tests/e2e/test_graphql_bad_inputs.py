@@ -7,8 +7,10 @@ import time
 
 import jwt
 import pytest
+from tortoise.transactions import in_transaction
 
 from kassa.models import Order, Organization, Payment, Refund
+from kassa.services import credit_lots, ledger, organizations
 from tests.support import JSON, Kassa, Member
 
 PAYMENTS_AFTER = """
@@ -59,6 +61,37 @@ async def test_cursor_beyond_the_calendar_is_a_clear_error(kassa: Kassa) -> None
 
     assert body["errors"][0]["message"] == "after is not a valid cursor"
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+# Lists read through the models, of rows with uuid ids.
+MODEL_LISTS = {
+    "orders": "orders(after: $after) { edges { cursor } }",
+    "invoices": "invoices(after: $after) { edges { cursor } }",
+    "credits": "credits { transactions(after: $after) { edges { cursor } } }",
+}
+
+
+async def test_a_cursor_naming_no_uuid_is_a_clear_error_on_every_list(kassa: Kassa) -> None:
+    # given: an organization whose credit account exists (an unused one answers no rows)
+    member = await kassa.member()
+    organization = await organizations.provision(member.external_id)
+    async with in_transaction() as conn:
+        await ledger.account_id(conn, credit_lots.credits_account(organization.id))
+    moment = "2026-01-01T00:00:00+00:00"
+    for row_id in ("not-a-uuid", "1" * 200):
+        cursor = base64.urlsafe_b64encode(f"{moment}|{row_id}".encode()).decode()
+        for name, selection in MODEL_LISTS.items():
+            query = "query($org: ID!, $after: String) { organization(id: $org) { "
+            query += selection + " } }"
+
+            # when
+            body = await kassa.gql(
+                query, {"org": member.organization_id, "after": cursor}, member.token
+            )
+
+            # then: INVALID_INPUT, not "Internal error"
+            assert body["errors"][0]["message"] == "after is not a valid cursor", (name, body)
+            assert body["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "after"}
 
 
 async def test_first_is_capped_and_negative_first_refused(kassa: Kassa) -> None:

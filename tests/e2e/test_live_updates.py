@@ -67,7 +67,9 @@ async def _payment(url: str, intent_id: str) -> tuple[str, str]:
         await conn.close()
 
 
-async def _subscribe(cluster: Cluster, token: str, payment_id: str) -> ClientConnection:
+async def _subscribe(
+    cluster: Cluster, token: str, payment_id: str, query: str = SUBSCRIPTION
+) -> ClientConnection:
     socket = await connect(
         cluster.base_url.replace("http", "ws") + "/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
@@ -81,7 +83,7 @@ async def _subscribe(cluster: Cluster, token: str, payment_id: str) -> ClientCon
             {
                 "id": "1",
                 "type": "subscribe",
-                "payload": {"query": SUBSCRIPTION, "variables": {"id": payment_id}},
+                "payload": {"query": query, "variables": {"id": payment_id}},
             }
         )
     )
@@ -113,6 +115,32 @@ async def test_change_applied_by_a_worker_process_reaches_the_subscriber(
     # then
     assert first["payload"]["data"]["paymentUpdated"]["status"] == "REQUIRES_PAYMENT_METHOD"
     assert second["payload"]["data"]["paymentUpdated"] == {"id": payment_id, "status": "SUCCEEDED"}
+
+
+async def test_each_update_reads_the_payments_invoice_as_it_is_then(cluster: Cluster) -> None:
+    # given: a subscriber shown the payment with its invoice while it has none yet
+    payments = await create_payments(cluster.database_url, 1, organizations=1)
+    payment_id, organization = await _payment(cluster.database_url, payments[0][0])
+    await cluster.start(workers=1)
+    query = "subscription($id: ID!) { paymentUpdated(paymentId: $id) { status invoice { id } } }"
+    socket = await _subscribe(cluster, _token(organization), payment_id, query)
+    try:
+        first = await _next(socket)
+
+        # when: the payment succeeds, which issues its invoice
+        await post_all(cluster.base_url, succeeded_events(payments), concurrency=1)
+        second = await _next(socket)
+    finally:
+        await socket.close()
+
+    # then: the update shows the invoice (not the "none" the first update read)
+    assert first["payload"]["data"]["paymentUpdated"] == {
+        "status": "REQUIRES_PAYMENT_METHOD",
+        "invoice": None,
+    }
+    updated = second["payload"]["data"]["paymentUpdated"]
+    assert updated["status"] == "SUCCEEDED"
+    assert updated["invoice"] is not None, second
 
 
 async def test_another_organization_cannot_subscribe(cluster: Cluster) -> None:

@@ -82,6 +82,40 @@ async def test_partial_then_full_refund_of_an_order(kassa: Kassa) -> None:
     await assert_ledger_consistent()
 
 
+TWO_REFUNDS = """
+mutation($first: RefundPaymentInput!, $second: RefundPaymentInput!) {
+  first: refundPayment(input: $first) { ...Refunded }
+  second: refundPayment(input: $second) { ...Refunded }
+}
+fragment Refunded on RefundResult {
+  ... on RefundCreated { payment { amountRefunded { amount } refunds { amount { amount } } } }
+}
+"""
+
+
+async def test_a_second_refund_in_one_request_shows_both_refunds(kassa: Kassa) -> None:
+    # given
+    member = await kassa.member()
+    _, payment_id = await _paid_order(kassa, member)
+
+    # when: two refunds in one operation, each answered with the payment's refunds
+    body = await kassa.gql(
+        TWO_REFUNDS,
+        {
+            "first": {"paymentId": payment_id, "amount": "10.00"},
+            "second": {"paymentId": payment_id, "amount": "5.00"},
+        },
+        member.token,
+    )
+
+    # then: the second answer is the payment after both, not the refunds the first read
+    assert "errors" not in body, body
+    assert body["data"]["second"]["payment"] == {
+        "amountRefunded": {"amount": "15.00"},
+        "refunds": [{"amount": {"amount": "10.00"}}, {"amount": {"amount": "5.00"}}],
+    }
+
+
 async def test_partial_refund_marks_the_order_partially_refunded(kassa: Kassa) -> None:
     member = await kassa.member()
     order_id, payment_id = await _paid_order(kassa, member, "10.00")
