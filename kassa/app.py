@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -20,7 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from kassa.config import Environment, Settings
 from kassa.db import pool_limits, schema_is_current, tortoise_config
-from kassa.http_security import SecurityHeaders
+from kassa.http_security import Cors, SecurityHeaders
 from kassa.metrics import metrics, timed_webhook
 from kassa.outage import RETRY_AFTER_SECONDS, DatabaseOutage
 from kassa.pages import routes as page_routes
@@ -177,7 +176,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
-                CORSMiddleware,
+                Cors,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -45,6 +46,12 @@ def page_policy(origins: Sequence[str] = ()) -> str:
     )
 
 
+_ADDED = [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in {**COMMON_HEADERS, "Content-Security-Policy": API_POLICY}.items()
+]
+
+
 class SecurityHeaders:
     """Adds the common headers to every HTTP response, and the API policy to any response
     that did not set a Content-Security-Policy of its own."""
@@ -59,10 +66,24 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in COMMON_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", API_POLICY)
+                # What MutableHeaders.setdefault does for each, in one pass over the headers.
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _ in headers}
+                headers += [header for header in _ADDED if header[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class Cors(CORSMiddleware):
+    """starlette's CORS middleware, adding `Vary: Origin` to an answer for a request without
+    an Origin (every call that is not a browser's) in one step instead of its header rewrite."""
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        if message["type"] == "http.response.start" and "origin" not in request_headers:
+            headers = message["headers"] = list(message.get("headers", ()))
+            if all(name != b"vary" for name, _ in headers):
+                headers.append((b"vary", b"Origin"))
+                await send(message)
+                return
+        await super().send(message, send, request_headers)
