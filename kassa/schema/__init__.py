@@ -132,8 +132,11 @@ class RequestDeadline(SchemaExtension):
         self.seconds = seconds
 
     def on_operation(self) -> Iterator[None]:
-        with deadline.within(self.seconds):
+        started = deadline.begin(self.seconds)
+        try:
             yield
+        finally:
+            deadline.end(started)
 
 
 def error_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:

@@ -220,14 +220,14 @@ class QueryGuard(SchemaExtension):
         super().__init__()
         self.limits = limits
 
-    def on_parse(self) -> Iterator[None]:
+    # A plain method, not a generator: all of its work is done before parsing would start.
+    def on_parse(self) -> None:  # type: ignore[override]
         context = self.execution_context
         try:
             check_variables(context.variables, self.limits)
             context.graphql_document = guarded_document(context.query or "", self.limits)
         except Rejected as rejected:
             _refuse(context, rejected)
-        yield
 
 
 def _refuse(context: ExecutionContext, rejected: Rejected) -> None:
@@ -311,8 +311,10 @@ class GuardedValidationCache(ValidationCache):
     """strawberry's validation cache, leaving a refusal made before validation in place
     (the stand-in document would otherwise validate clean and run)."""
 
-    def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors:
-            yield
-            return
-        yield from super().on_validate()
+    # A plain method, as strawberry's own does all of its work before validation would run.
+    def on_validate(self) -> None:  # type: ignore[override]
+        context = self.execution_context
+        if not context.pre_execution_errors:
+            context.pre_execution_errors = self.cached_validate_document(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
