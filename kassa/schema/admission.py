@@ -19,6 +19,7 @@ from graphql import (
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from kassa.schema.context import Context
@@ -37,7 +38,7 @@ class Admission(SchemaExtension):
         context = execution.context
         # Only requests kassa serves carry a Context (not the schema run on its own).
         if isinstance(context, Context):
-            kind = execution.operation_type
+            kind, count = _shape(execution)
             if isinstance(context.request, WebSocket):
                 await _require_live_api_key(context)
             elif kind is OperationType.SUBSCRIPTION:
@@ -45,10 +46,32 @@ class Admission(SchemaExtension):
                     "subscriptions run over the WebSocket at /graphql (graphql-transport-ws)",
                     extensions={"code": "SUBSCRIPTION_NEEDS_WEBSOCKET"},
                 )
-            document = execution.graphql_document
-            count = _counted_fields(document, execution.operation_name, kind) if document else 0
             if count:
                 await _admit(context, count)
+
+
+# An operation's type and counted fields, by document and operation name: parsed documents
+# are shared by all requests of one query text (guards.py), and working these out again took
+# a tenth of an authenticated `{ __typename }`. An entry holds its document, so the id in
+# its key is never another document's.
+SHAPES_CACHED = 256
+_SHAPES: dict[tuple[int, str | None], tuple[DocumentNode, OperationType, int]] = {}
+
+
+def _shape(execution: ExecutionContext) -> tuple[OperationType, int]:
+    document = execution.graphql_document
+    if document is None:
+        return execution.operation_type, 0
+    key = (id(document), execution.operation_name)
+    known = _SHAPES.get(key)
+    if known is not None and known[0] is document:
+        return known[1], known[2]
+    kind = execution.operation_type
+    count = _counted_fields(document, execution.operation_name, kind)
+    if len(_SHAPES) >= SHAPES_CACHED:
+        del _SHAPES[next(iter(_SHAPES))]  # oldest first out (dicts keep insertion order)
+    _SHAPES[key] = (document, kind, count)
+    return kind, count
 
 
 async def _admit(context: Context, count: int) -> None:
