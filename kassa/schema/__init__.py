@@ -9,7 +9,7 @@ from types import GeneratorType
 from typing import Any, TypeGuard, cast
 
 import strawberry
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry.execution import optimized_is_awaitable
@@ -18,16 +18,18 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 from strawberry.utils.logging import StrawberryLogger
 from tortoise.models import Model
 
 from kassa.schema.admission import Admission
 from kassa.schema.computed import read_directly
 from kassa.schema.context import Context, Loaders
-from kassa.schema.errors import Errors, UserErrors, error_code, is_unexpected
+from kassa.schema.errors import UserErrors, error_code, is_unexpected, tell_errors
 from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
 from kassa.schema.hooks import RememberedHooks
-from kassa.schema.outage import DatabaseOutage
+from kassa.schema.outage import tell_unavailable
 from kassa.schema.root import Mutation, Query, Subscription
 from kassa.schema.scalars import SCALARS
 from kassa.services import deadline
@@ -125,24 +127,41 @@ def _fresh(context: Context) -> Context:
     return replace(context, loaders=Loaders())
 
 
-class RequestDeadline(SchemaExtension):
-    """Every operation waits on Stripe for at most `seconds` in all (services/deadline.py)."""
+class Answers(SchemaExtension):
+    """What every operation's answer goes through, in one extension (one hook per request,
+    not three): Stripe calls within `deadline_seconds` in all (services/deadline.py); then
+    the database being away told as such, HTTP 503 (outage.py); then domain errors told and
+    unexpected ones masked (errors.py)."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, deadline_seconds: float | None = None) -> None:
+        self.deadline_seconds = deadline_seconds
 
     def on_operation(self) -> Iterator[None]:
-        started = deadline.begin(self.seconds)
+        seconds = self.deadline_seconds
+        started = deadline.begin(seconds) if seconds is not None else None
         try:
             yield
+            execution = self.execution_context
+            result = execution.result
+            if isinstance(result, ExecutionResult | StrawberryExecutionResult):
+                tell_unavailable(result, getattr(execution.context, "response", None))
+                tell_errors(result)
         finally:
-            deadline.end(started)
+            if started is not None:
+                deadline.end(started)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Each result of a subscription (a websocket) before it is sent.
+        if isinstance(result, StrawberryExecutionResult):
+            tell_errors(result)
+            tell_unavailable(result)
+        yield
 
 
 def error_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     """Domain errors told, unexpected ones masked, the database being away told as such
-    (HTTP 503)."""
-    return [Errors, DatabaseOutage]
+    (HTTP 503); no deadline."""
+    return [Answers]
 
 
 def build_schema(
@@ -158,8 +177,7 @@ def build_schema(
         lambda: QueryGuard(limits or Limits()),
         GuardedValidationCache,
         Admission,
-        lambda: RequestDeadline(request_deadline_seconds),
-        *error_extensions(),
+        lambda: Answers(request_deadline_seconds),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -4,14 +4,11 @@ its code readable. Anything else unexpected is masked as "Internal error"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import ExecutionResult, GraphQLError
-from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
-from strawberry.types.execution import StreamExecutionResult
 
 from kassa.db import unavailable
 from kassa.schema.enums import describe_enum
@@ -75,21 +72,11 @@ class UserErrors(strawberry.ExceptionHandler[DomainError, UserError]):
         return UserError.of(exception)
 
 
-class Errors(SchemaExtension):
+def tell_errors(result: ExecutionResult | StrawberryExecutionResult) -> None:
     """Before an answer leaves: domain errors told with their code, the unexpected masked
     (validation and parse errors, and errors raised on purpose, stay readable)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, ExecutionResult | StrawberryExecutionResult) and result.errors:
-            result.errors = [_told(error) for error in result.errors]
-
-    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
-        # Each result of a subscription (a websocket) before it is sent.
-        if isinstance(result, StrawberryExecutionResult) and result.errors:
-            result.errors = [_told(error) for error in result.errors]
-        yield
+    if result.errors:
+        result.errors = [_told(error) for error in result.errors]
 
 
 def is_unexpected(error: GraphQLError) -> bool:

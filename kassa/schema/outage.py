@@ -4,13 +4,9 @@ other failure stays a masked `Internal error`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from graphql import ExecutionResult, GraphQLError
 from starlette.responses import Response
-from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
-from strawberry.types.execution import StreamExecutionResult
 
 from kassa.db import unavailable
 from kassa.outage import RETRY_AFTER_SECONDS
@@ -18,24 +14,14 @@ from kassa.outage import RETRY_AFTER_SECONDS
 UNAVAILABLE = "UNAVAILABLE"
 
 
-class DatabaseOutage(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if not isinstance(result, ExecutionResult | StrawberryExecutionResult):
-            return
-        if _tell_unavailable(result):
-            # Over HTTP the answer becomes a 503; over a websocket the error alone tells it.
-            response = getattr(self.execution_context.context, "response", None)
-            if isinstance(response, Response):
-                response.status_code = 503
-                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-
-    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
-        # Each result of a subscription (a websocket) before it is sent.
-        if isinstance(result, StrawberryExecutionResult):
-            _tell_unavailable(result)
-        yield
+def tell_unavailable(
+    result: ExecutionResult | StrawberryExecutionResult, response: object = None
+) -> None:
+    """The errors that say the database is away told as such; over HTTP (`response`) the
+    answer becomes a 503, over a websocket the error alone tells it."""
+    if _tell_unavailable(result) and isinstance(response, Response):
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
 def _tell_unavailable(result: ExecutionResult | StrawberryExecutionResult) -> bool:
