@@ -23,11 +23,11 @@ from strawberry.types.execution import StreamExecutionResult
 from strawberry.utils.logging import StrawberryLogger
 from tortoise.models import Model
 
-from kassa.schema.admission import Admission
+from kassa.schema.admission import admit
 from kassa.schema.computed import read_directly
 from kassa.schema.context import Context, Loaders
 from kassa.schema.errors import UserErrors, error_code, is_unexpected, tell_errors
-from kassa.schema.guards import GuardedValidationCache, Limits, PersistedQueries, QueryGuard
+from kassa.schema.guards import Limits, PersistedQueries, parse_guarded, validate_cached
 from kassa.schema.hooks import RememberedHooks
 from kassa.schema.outage import tell_unavailable
 from kassa.schema.root import Mutation, Query, Subscription
@@ -127,6 +127,25 @@ def _fresh(context: Context) -> Context:
     return replace(context, loaders=Loaders())
 
 
+class Checks(SchemaExtension):
+    """kassa's checks of every operation in one extension, one hook per phase (plain calls:
+    each does all of its work before its phase would run): parsed through the guard and
+    validated through the cache unless already refused (guards.py), then admitted
+    (admission.py)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_parse(self) -> None:  # type: ignore[override]
+        parse_guarded(self.execution_context, self.limits)
+
+    def on_validate(self) -> None:  # type: ignore[override]
+        validate_cached(self.execution_context)
+
+    async def on_execute(self) -> None:  # type: ignore[override]
+        await admit(self.execution_context)
+
+
 class Answers(SchemaExtension):
     """What every operation's answer goes through, in one extension (one hook per request,
     not three): Stripe calls within `deadline_seconds` in all (services/deadline.py); then
@@ -174,9 +193,7 @@ def build_schema(
     """The schema with kassa's guards; in production without introspection or field
     suggestions (a stranger learns nothing about the schema from kassa itself)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: QueryGuard(limits or Limits()),
-        GuardedValidationCache,
-        Admission,
+        lambda: Checks(limits or Limits()),
         lambda: Answers(request_deadline_seconds),
     ]
     if production:

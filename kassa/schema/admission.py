@@ -18,7 +18,6 @@ from graphql import (
 )
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -31,23 +30,21 @@ RATE_LIMITED = "RATE_LIMITED"
 COUNTED_QUERY_FIELDS = frozenset({"checkoutStatus"})
 
 
-class Admission(SchemaExtension):
-    # A coroutine, not a generator: all of its work is done before execution starts.
-    async def on_execute(self) -> None:  # type: ignore[override]
-        execution = self.execution_context
-        context = execution.context
-        # Only requests kassa serves carry a Context (not the schema run on its own).
-        if isinstance(context, Context):
-            kind, count = _shape(execution)
-            if isinstance(context.request, WebSocket):
-                await _require_live_api_key(context)
-            elif kind is OperationType.SUBSCRIPTION:
-                raise GraphQLError(
-                    "subscriptions run over the WebSocket at /graphql (graphql-transport-ws)",
-                    extensions={"code": "SUBSCRIPTION_NEEDS_WEBSOCKET"},
-                )
-            if count:
-                await _admit(context, count)
+async def admit(execution: ExecutionContext) -> None:
+    """Before an operation executes (see the module's docstring)."""
+    context = execution.context
+    # Only requests kassa serves carry a Context (not the schema run on its own).
+    if isinstance(context, Context):
+        kind, count = _shape(execution)
+        if isinstance(context.request, WebSocket):
+            await _require_live_api_key(context)
+        elif kind is OperationType.SUBSCRIPTION:
+            raise GraphQLError(
+                "subscriptions run over the WebSocket at /graphql (graphql-transport-ws)",
+                extensions={"code": "SUBSCRIPTION_NEEDS_WEBSOCKET"},
+            )
+        if count:
+            await _admit(context, count)
 
 
 # An operation's type and counted fields, by document and operation name: parsed documents

@@ -212,22 +212,14 @@ def check_variables(variables: Mapping[str, object] | None, limits: Limits) -> N
             pending.extend((inner, depth + 1) for inner in value)
 
 
-class QueryGuard(SchemaExtension):
+def parse_guarded(context: ExecutionContext, limits: Limits) -> None:
     """Parses through the guard (it replaces strawberry's ParserCache: the verdict cache
     keeps the parsed document of accepted queries)."""
-
-    def __init__(self, limits: Limits) -> None:
-        super().__init__()
-        self.limits = limits
-
-    # A plain method, not a generator: all of its work is done before parsing would start.
-    def on_parse(self) -> None:  # type: ignore[override]
-        context = self.execution_context
-        try:
-            check_variables(context.variables, self.limits)
-            context.graphql_document = guarded_document(context.query or "", self.limits)
-        except Rejected as rejected:
-            _refuse(context, rejected)
+    try:
+        check_variables(context.variables, limits)
+        context.graphql_document = guarded_document(context.query or "", limits)
+    except Rejected as rejected:
+        _refuse(context, rejected)
 
 
 def _refuse(context: ExecutionContext, rejected: Rejected) -> None:
@@ -307,14 +299,14 @@ def load_persisted_queries(path: Path) -> dict[str, str]:
     return by_hash
 
 
-class GuardedValidationCache(ValidationCache):
-    """strawberry's validation cache, leaving a refusal made before validation in place
-    (the stand-in document would otherwise validate clean and run)."""
+# strawberry's validation cache (shared by every ValidationCache of its default size).
+_validated = ValidationCache().cached_validate_document
 
-    # A plain method, as strawberry's own does all of its work before validation would run.
-    def on_validate(self) -> None:  # type: ignore[override]
-        context = self.execution_context
-        if not context.pre_execution_errors:
-            context.pre_execution_errors = self.cached_validate_document(
-                context.schema._schema, context.graphql_document, context.validation_rules
-            )
+
+def validate_cached(context: ExecutionContext) -> None:
+    """Validates through strawberry's cache, leaving a refusal made before validation in
+    place (the stand-in document would otherwise validate clean and run)."""
+    if not context.pre_execution_errors:
+        context.pre_execution_errors = _validated(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
