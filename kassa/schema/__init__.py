@@ -12,8 +12,9 @@ import strawberry
 from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import Path
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.execution import optimized_is_awaitable
-from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -130,17 +131,21 @@ def _fresh(context: Context) -> Context:
 class Checks(SchemaExtension):
     """kassa's checks of every operation in one extension, one hook per phase (plain calls:
     each does all of its work before its phase would run): parsed through the guard and
-    validated through the cache unless already refused (guards.py), then admitted
-    (admission.py)."""
+    validated through the cache, with `rules` besides graphql's own, unless already refused
+    (guards.py), then admitted (admission.py)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, rules: tuple[type[ASTValidationRule], ...] = ()) -> None:
         self.limits = limits
+        self.rules = rules
 
     def on_parse(self) -> None:  # type: ignore[override]
         parse_guarded(self.execution_context, self.limits)
 
     def on_validate(self) -> None:  # type: ignore[override]
-        validate_cached(self.execution_context)
+        context = self.execution_context
+        if self.rules:
+            context.validation_rules = context.validation_rules + self.rules
+        validate_cached(context)
 
     async def on_execute(self) -> None:  # type: ignore[override]
         await admit(self.execution_context)
@@ -193,11 +198,12 @@ def build_schema(
     """The schema with kassa's guards; in production without introspection or field
     suggestions (a stranger learns nothing about the schema from kassa itself)."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: Checks(limits or Limits()),
+        # In production without introspection (what strawberry's DisableIntrospection adds).
+        lambda: Checks(
+            limits or Limits(), (NoSchemaIntrospectionCustomRule,) if production else ()
+        ),
         lambda: Answers(request_deadline_seconds),
     ]
-    if production:
-        extensions.append(DisableIntrospection)
     if persisted is not None:
         documents = persisted
         extensions.insert(0, lambda: PersistedQueries(documents))
