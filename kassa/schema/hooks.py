@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
 from typing import Any
@@ -42,8 +43,17 @@ class _Kind(Enum):
 # runs, and the hook.
 _Plan = tuple[tuple[int, _Kind, Callable[[SchemaExtension], Any]], ...]
 _PHASES = ("on_operation", "on_parse", "on_validate", "on_execute")
-_PLANS: dict[tuple[type[SchemaExtension], ...], dict[str, _Plan]] = {}
-_GIVES_RESULTS: dict[tuple[type[SchemaExtension], ...], tuple[int, ...]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """What a set of extension classes does: each phase's plan, and which give results."""
+
+    phases: dict[str, _Plan]
+    with_results: tuple[int, ...]
+
+
+_HOOKS: dict[tuple[type[SchemaExtension], ...], _Hooks] = {}
 
 
 def _kind(hook: Callable[..., Any]) -> _Kind:
@@ -56,23 +66,25 @@ def _kind(hook: Callable[..., Any]) -> _Kind:
     return _Kind.CALL
 
 
-def _plans(kinds: tuple[type[SchemaExtension], ...]) -> dict[str, _Plan]:
-    plans = _PLANS.get(kinds)
-    if plans is None:
-        plans = _PLANS[kinds] = {
-            phase: tuple(
-                (index, _kind(getattr(kind, phase)), getattr(kind, phase))
+def _hooks(kinds: tuple[type[SchemaExtension], ...]) -> _Hooks:
+    hooks = _HOOKS.get(kinds)
+    if hooks is None:
+        hooks = _HOOKS[kinds] = _Hooks(
+            phases={
+                phase: tuple(
+                    (index, _kind(getattr(kind, phase)), getattr(kind, phase))
+                    for index, kind in enumerate(kinds)
+                    if getattr(kind, phase) is not getattr(SchemaExtension, phase)
+                )
+                for phase in _PHASES
+            },
+            with_results=tuple(
+                index
                 for index, kind in enumerate(kinds)
-                if getattr(kind, phase) is not getattr(SchemaExtension, phase)
-            )
-            for phase in _PHASES
-        }
-        _GIVES_RESULTS[kinds] = tuple(
-            index
-            for index, kind in enumerate(kinds)
-            if kind.get_results is not SchemaExtension.get_results
+                if kind.get_results is not SchemaExtension.get_results
+            ),
         )
-    return plans
+    return hooks
 
 
 _Running = Generator[None, None, None] | AsyncGenerator[None, None]
@@ -214,8 +226,8 @@ class RememberedHooks(SchemaExtensionsRunner):
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None
     ) -> None:
         super().__init__(execution_context, extensions)
-        self.kinds = tuple(type(extension) for extension in self.extensions)
-        self.plans = _plans(self.kinds)
+        self.hooks = _hooks(tuple(type(extension) for extension in self.extensions))
+        self.plans = self.hooks.phases
 
     def operation(self) -> OperationContextManager:
         return _Operation(self.extensions, self.plans["on_operation"])
@@ -232,7 +244,7 @@ class RememberedHooks(SchemaExtensionsRunner):
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         # Only extensions that give results are asked (most give none).
         data: dict[str, Any] = {}
-        for index in _GIVES_RESULTS[self.kinds]:
+        for index in self.hooks.with_results:
             data.update(await await_maybe(self.extensions[index].get_results()))
         data.update(ctx.extensions_results)
         return data
